@@ -1,0 +1,552 @@
+//! The hall configuration file (`config/hall.example.toml`), read by the gateway and by `hall-sim`.
+//!
+//! This module holds the serde shape only; the gateway validates it into a checked form
+//! (`hall-gateway check-config FILE`). Every field has a doc comment, which is the reference documentation.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole hall configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HallConfig {
+    /// Identity of the hall.
+    pub hall: HallInfoConfig,
+    /// The MQTT broker the gateway reads from.
+    #[serde(default)]
+    pub broker: BrokerConfig,
+    /// The gateway's HTTP API and dashboard.
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// Where the gateway keeps its SQLite journal and spool files.
+    #[serde(default)]
+    pub data: DataConfig,
+    /// Limits of the MQTT ingest path.
+    #[serde(default)]
+    pub ingest: IngestConfig,
+    /// Working days, periods and phases (CAL-1..3).
+    #[serde(default)]
+    pub calendar: CalendarConfig,
+    /// Defaults per device kind; a device's own settings win.
+    #[serde(default)]
+    pub device_kinds: BTreeMap<DeviceKind, DeviceKindConfig>,
+    /// Every device the hall supervises.
+    #[serde(default)]
+    pub devices: Vec<DeviceConfig>,
+    /// Service types citizens take tickets for.
+    #[serde(default)]
+    pub services: Vec<ServiceConfig>,
+    /// Organisational units (科室) that staff windows.
+    #[serde(default)]
+    pub units: Vec<UnitConfig>,
+    /// Staff members.
+    #[serde(default)]
+    pub staff: Vec<StaffConfig>,
+    /// Service windows with their A and B posts.
+    #[serde(default)]
+    pub windows: Vec<WindowConfig>,
+}
+
+/// Identity of the hall.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HallInfoConfig {
+    /// Short id, used in MQTT topics and metric tags.
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// MQTT topic prefix; default `hall/{id}`.
+    #[serde(default)]
+    pub topic_prefix: Option<String>,
+}
+
+impl HallConfig {
+    /// The MQTT topic prefix of this hall.
+    pub fn topic_prefix(&self) -> String {
+        self.hall.topic_prefix.clone().unwrap_or_else(|| crate::topic::default_prefix(&self.hall.id))
+    }
+
+    /// Heartbeat interval of a device: its own setting, else its kind's, else 10 s.
+    pub fn heartbeat_interval_secs(&self, device: &DeviceConfig) -> u64 {
+        device
+            .heartbeat_interval_secs
+            .or_else(|| self.device_kinds.get(&device.kind).and_then(|k| k.heartbeat_interval_secs))
+            .unwrap_or_else(default_heartbeat_interval_secs)
+    }
+
+    /// Missed heartbeats before a device is offline (DEV-1): its own setting, else its kind's, else 3.
+    pub fn missed_heartbeats(&self, device: &DeviceConfig) -> u32 {
+        device
+            .missed_heartbeats
+            .or_else(|| self.device_kinds.get(&device.kind).and_then(|k| k.missed_heartbeats))
+            .unwrap_or_else(default_missed_heartbeats)
+    }
+}
+
+/// MQTT broker settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerConfig {
+    /// Start an MQTT broker inside the gateway (rumqttd), so nothing else needs installing.
+    #[serde(default = "default_true")]
+    pub embedded: bool,
+    /// Broker host to connect to (or to bind, when embedded).
+    #[serde(default = "default_broker_host")]
+    pub host: String,
+    /// Broker port.
+    #[serde(default = "default_broker_port")]
+    pub port: u16,
+    /// MQTT client id of the gateway.
+    #[serde(default = "default_client_id")]
+    pub client_id: String,
+    /// MQTT username, if the broker requires one.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// MQTT password; prefer the `HALLWATCH_MQTT_PASSWORD` environment variable.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Longest wait between reconnection attempts.
+    #[serde(default = "default_max_backoff_secs")]
+    pub max_backoff_secs: u64,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            embedded: true,
+            host: default_broker_host(),
+            port: default_broker_port(),
+            client_id: default_client_id(),
+            username: None,
+            password: None,
+            max_backoff_secs: default_max_backoff_secs(),
+        }
+    }
+}
+
+/// HTTP API settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address the API and dashboard listen on.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Folder with the built dashboard (`index.html`, wasm, js); `cargo xtask demo` builds it here.
+    #[serde(default = "default_dashboard_dir")]
+    pub dashboard_dir: String,
+    /// Deltas buffered per WebSocket client before it is resynchronised with a fresh snapshot.
+    #[serde(default = "default_live_buffer")]
+    pub live_buffer: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { listen: default_listen(), dashboard_dir: default_dashboard_dir(), live_buffer: default_live_buffer() }
+    }
+}
+
+/// Data directory settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// Folder for the journal and spool; created when missing.
+    #[serde(default = "default_data_dir")]
+    pub dir: String,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig { dir: default_data_dir() }
+    }
+}
+
+/// Ingest limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Payloads larger than this are rejected and counted.
+    #[serde(default = "default_max_payload_bytes")]
+    pub max_payload_bytes: usize,
+    /// Messages queued between the MQTT source and the hall model.
+    #[serde(default = "default_queue_len")]
+    pub queue_len: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig { max_payload_bytes: default_max_payload_bytes(), queue_len: default_queue_len() }
+    }
+}
+
+/// The hall calendar (CAL-1..3). Times are `HH:MM` in the hall's time zone; dates `MM-DD` or `YYYY-MM-DD`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarConfig {
+    /// IANA time zone of the hall.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// First day (`MM-DD`) of the summer timetable.
+    #[serde(default = "default_summer_start")]
+    pub summer_start: String,
+    /// First day (`MM-DD`) of the winter timetable.
+    #[serde(default = "default_winter_start")]
+    pub winter_start: String,
+    /// Summer timetable.
+    #[serde(default = "default_summer")]
+    pub summer: TimetableConfig,
+    /// Winter timetable.
+    #[serde(default = "default_winter")]
+    pub winter: TimetableConfig,
+    /// Start of the morning meeting and inspection (`pre_open`).
+    #[serde(default = "default_pre_open")]
+    pub pre_open: String,
+    /// Minutes after the last period during which staff clock out (`closing`).
+    #[serde(default = "default_closing_mins")]
+    pub closing_mins: u32,
+    /// Extra opening slots beyond Monday–Friday ("5+X"), e.g. `{ weekday = "sat", periods = ["morning"] }`.
+    #[serde(default)]
+    pub extra_slots: Vec<ExtraSlotConfig>,
+    /// Public holidays (`YYYY-MM-DD`), closed even on a weekday.
+    #[serde(default)]
+    pub holidays: Vec<String>,
+    /// Make-up working days (调休上班, `YYYY-MM-DD`), open even on a weekend.
+    #[serde(default)]
+    pub makeup_days: Vec<String>,
+}
+
+impl Default for CalendarConfig {
+    fn default() -> Self {
+        CalendarConfig {
+            timezone: default_timezone(),
+            summer_start: default_summer_start(),
+            winter_start: default_winter_start(),
+            summer: default_summer(),
+            winter: default_winter(),
+            pre_open: default_pre_open(),
+            closing_mins: default_closing_mins(),
+            extra_slots: Vec::new(),
+            holidays: Vec::new(),
+            makeup_days: Vec::new(),
+        }
+    }
+}
+
+/// One timetable: service periods of a working day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimetableConfig {
+    /// Morning period `[start, end]`.
+    pub morning: [String; 2],
+    /// Afternoon period `[start, end]`.
+    pub afternoon: [String; 2],
+}
+
+/// An extra opening slot of the "5+X" pattern.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtraSlotConfig {
+    /// `mon` … `sun`.
+    pub weekday: String,
+    /// Which periods open: `morning`, `afternoon`.
+    pub periods: Vec<String>,
+}
+
+/// Kinds of device in a hall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    /// 排队叫号机 (ticket dispenser)
+    QueueDispenser,
+    /// 叫号器 / 呼叫屏 (caller)
+    QueueCaller,
+    /// 自助服务终端
+    SelfServiceKiosk,
+    /// 自助查询机
+    SelfQueryKiosk,
+    /// 公共WiFi接入点
+    WifiAp,
+    /// 窗口电脑
+    WindowPc,
+    /// 窗口显示屏
+    WindowScreen,
+    /// 评价器
+    RatingPad,
+    /// 复印机
+    Copier,
+    /// 考勤机
+    AttendanceTerminal,
+    /// 网络设备
+    NetworkGear,
+}
+
+impl DeviceKind {
+    pub const ALL: [DeviceKind; 11] = [
+        DeviceKind::QueueDispenser,
+        DeviceKind::QueueCaller,
+        DeviceKind::SelfServiceKiosk,
+        DeviceKind::SelfQueryKiosk,
+        DeviceKind::WifiAp,
+        DeviceKind::WindowPc,
+        DeviceKind::WindowScreen,
+        DeviceKind::RatingPad,
+        DeviceKind::Copier,
+        DeviceKind::AttendanceTerminal,
+        DeviceKind::NetworkGear,
+    ];
+
+    /// The snake_case name used in config and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceKind::QueueDispenser => "queue_dispenser",
+            DeviceKind::QueueCaller => "queue_caller",
+            DeviceKind::SelfServiceKiosk => "self_service_kiosk",
+            DeviceKind::SelfQueryKiosk => "self_query_kiosk",
+            DeviceKind::WifiAp => "wifi_ap",
+            DeviceKind::WindowPc => "window_pc",
+            DeviceKind::WindowScreen => "window_screen",
+            DeviceKind::RatingPad => "rating_pad",
+            DeviceKind::Copier => "copier",
+            DeviceKind::AttendanceTerminal => "attendance_terminal",
+            DeviceKind::NetworkGear => "network_gear",
+        }
+    }
+
+    /// Chinese label for the dashboard.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            DeviceKind::QueueDispenser => "排队叫号机",
+            DeviceKind::QueueCaller => "叫号器",
+            DeviceKind::SelfServiceKiosk => "自助服务终端",
+            DeviceKind::SelfQueryKiosk => "自助查询机",
+            DeviceKind::WifiAp => "公共WiFi",
+            DeviceKind::WindowPc => "窗口电脑",
+            DeviceKind::WindowScreen => "窗口显示屏",
+            DeviceKind::RatingPad => "评价器",
+            DeviceKind::Copier => "复印机",
+            DeviceKind::AttendanceTerminal => "考勤机",
+            DeviceKind::NetworkGear => "网络设备",
+        }
+    }
+}
+
+/// When a device must be on (DEV-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpectedOn {
+    /// Around the clock (WiFi, network gear).
+    Always,
+    /// During `service` phases only.
+    Service,
+    /// From `pre_open` to the end of `closing` on working days.
+    BusinessDay,
+}
+
+/// Network policy of a device (DEV-4).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkPolicy {
+    /// Government intranet: must never reach the internet.
+    Intranet,
+    /// Internet-capable (public WiFi, some kiosks).
+    Internet,
+    /// Not a computer, or not checked.
+    #[default]
+    None,
+}
+
+/// Defaults for one device kind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceKindConfig {
+    /// Seconds between heartbeats.
+    #[serde(default)]
+    pub heartbeat_interval_secs: Option<u64>,
+    /// Missed heartbeats before the device is offline (DEV-1).
+    #[serde(default)]
+    pub missed_heartbeats: Option<u32>,
+    /// When devices of this kind must be on.
+    #[serde(default)]
+    pub expected_on: Option<ExpectedOn>,
+}
+
+/// One supervised device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceConfig {
+    /// Unique id; appears in MQTT topics (any Unicode allowed).
+    pub id: String,
+    /// What kind of device this is.
+    pub kind: DeviceKind,
+    /// Where it stands, e.g. `一楼东区`.
+    pub location: String,
+    /// Display name; defaults to the id.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The window this device belongs to, if any.
+    #[serde(default)]
+    pub window: Option<String>,
+    /// Seconds between heartbeats; overrides the kind's.
+    #[serde(default)]
+    pub heartbeat_interval_secs: Option<u64>,
+    /// Missed heartbeats before offline; overrides the kind's.
+    #[serde(default)]
+    pub missed_heartbeats: Option<u32>,
+    /// When it must be on; overrides the kind's.
+    #[serde(default)]
+    pub expected_on: Option<ExpectedOn>,
+    /// Network policy (DEV-4).
+    #[serde(default)]
+    pub network: NetworkPolicy,
+}
+
+/// A service type citizens queue for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Id used in ticket events.
+    pub id: String,
+    /// Display name, e.g. `社保业务`.
+    pub name: String,
+    /// Ticket number prefix, e.g. `A`.
+    #[serde(default)]
+    pub ticket_prefix: String,
+    /// Longest acceptable wait in minutes (Q-2).
+    #[serde(default = "default_service_level_mins")]
+    pub service_level_mins: u32,
+}
+
+/// Whether a unit staffs its windows with one person or more (POST-2 / POST-3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitKind {
+    Single,
+    Multi,
+}
+
+/// An organisational unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitConfig {
+    pub id: String,
+    pub name: String,
+    /// Single-person or multi-person unit.
+    pub kind: UnitKind,
+}
+
+/// A staff member.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffConfig {
+    pub id: String,
+    pub name: String,
+    /// The unit the person belongs to.
+    pub unit: String,
+}
+
+/// A service window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowConfig {
+    /// Unique id; appears in MQTT topics.
+    pub id: String,
+    /// Number shown above the window.
+    pub number: u32,
+    /// The unit that staffs it.
+    pub unit: String,
+    /// A-post staff id.
+    pub a_post: String,
+    /// B-post (backup) staff id.
+    pub b_post: Option<String>,
+    /// Service type ids handled here.
+    #[serde(default)]
+    pub services: Vec<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_broker_host() -> String {
+    "127.0.0.1".into()
+}
+fn default_broker_port() -> u16 {
+    1883
+}
+fn default_client_id() -> String {
+    "hall-gateway".into()
+}
+fn default_max_backoff_secs() -> u64 {
+    30
+}
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_dashboard_dir() -> String {
+    "target/dashboard".into()
+}
+fn default_live_buffer() -> usize {
+    1024
+}
+fn default_data_dir() -> String {
+    "data".into()
+}
+fn default_max_payload_bytes() -> usize {
+    64 * 1024
+}
+fn default_queue_len() -> usize {
+    4096
+}
+fn default_timezone() -> String {
+    "Asia/Shanghai".into()
+}
+fn default_summer_start() -> String {
+    "05-01".into()
+}
+fn default_winter_start() -> String {
+    "10-01".into()
+}
+fn default_summer() -> TimetableConfig {
+    TimetableConfig { morning: ["08:30".into(), "12:00".into()], afternoon: ["14:30".into(), "18:00".into()] }
+}
+fn default_winter() -> TimetableConfig {
+    TimetableConfig { morning: ["08:30".into(), "12:00".into()], afternoon: ["14:00".into(), "17:30".into()] }
+}
+fn default_pre_open() -> String {
+    "08:15".into()
+}
+fn default_closing_mins() -> u32 {
+    30
+}
+/// Default seconds between heartbeats.
+pub fn default_heartbeat_interval_secs() -> u64 {
+    10
+}
+/// Default missed heartbeats before offline (DEV-1).
+pub fn default_missed_heartbeats() -> u32 {
+    3
+}
+fn default_service_level_mins() -> u32 {
+    30
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_config_parses_with_defaults() {
+        let cfg: HallConfig = toml_like(
+            r#"{"hall":{"id":"h1"},"devices":[{"id":"k1","kind":"self_service_kiosk","location":"东区"}]}"#,
+        );
+        assert!(cfg.broker.embedded);
+        assert_eq!(cfg.topic_prefix(), "hall/h1");
+        assert_eq!(cfg.heartbeat_interval_secs(&cfg.devices[0]), 10);
+        assert_eq!(cfg.missed_heartbeats(&cfg.devices[0]), 3);
+        assert_eq!(cfg.calendar.timezone, "Asia/Shanghai");
+    }
+
+    fn toml_like(json: &str) -> HallConfig {
+        serde_json::from_str(json).unwrap()
+    }
+}

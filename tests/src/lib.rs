@@ -1,0 +1,1 @@
+//! End-to-end tests live under `e2e/`; this library is empty.
