@@ -1,1 +1,116 @@
-//! placeholder
+//! HallWatch gateway: reads the hall's MQTT traffic, keeps the live state of the hall, applies the hall's rules,
+//! raises alerts, and serves the API and the dashboard.
+//!
+//! `main.rs` is thin: it parses flags, sets up logging, loads the config and calls [`run`] with an already-bound
+//! listener, so tests can run the whole gateway on `127.0.0.1:0`.
+
+pub mod api;
+pub mod broker;
+pub mod clock;
+pub mod config;
+pub mod hub;
+pub mod ingest;
+pub mod model;
+pub mod sources;
+pub mod telemetry;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::config::CheckedConfig;
+use crate::hub::{HubChannels, IngestSettings};
+use crate::model::{Hall, ModelOptions};
+use crate::sources::mqtt::MqttSourceConfig;
+use crate::telemetry::Telemetry;
+
+/// How the gateway runs, beyond the hall config.
+pub struct RunOptions {
+    /// The listener for the API and dashboard, already bound.
+    pub http: TcpListener,
+    /// The clock every part of the gateway reads.
+    pub clock: Arc<dyn Clock>,
+    /// Folder of the built dashboard.
+    pub dashboard_dir: PathBuf,
+}
+
+/// Runs the gateway until `shutdown` is cancelled.
+pub async fn run(
+    cfg: CheckedConfig,
+    opts: RunOptions,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let raw = &cfg.raw;
+    let telemetry = Arc::new(Telemetry::default());
+    let prefix = raw.topic_prefix();
+    // The broker must pass payloads above our own limit, so that they are refused and counted here.
+    let max_packet_bytes = (raw.ingest.max_payload_bytes * 4).max(1024 * 1024);
+
+    if raw.broker.embedded {
+        let addr = format!("{}:{}", raw.broker.host, raw.broker.port);
+        let addr = addr
+            .parse()
+            .with_context(|| format!("embedded broker address {addr:?}"))?;
+        broker::start(addr, max_packet_bytes)?;
+    }
+
+    let model_options = ModelOptions::for_config(raw);
+    let hall = Hall::new(&cfg, model_options, opts.clock.speed());
+    let channels = HubChannels::new(raw.ingest.queue_len, raw.http.live_buffer);
+    let handle = channels.handle.clone();
+    let inbound_tx = channels.inbound_tx.clone();
+
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(hub::run(
+        hall,
+        channels,
+        opts.clock.clone(),
+        IngestSettings {
+            topic_prefix: prefix.clone(),
+            max_payload_bytes: raw.ingest.max_payload_bytes,
+        },
+        telemetry.clone(),
+        shutdown.clone(),
+    ));
+    let password = std::env::var("HALLWATCH_MQTT_PASSWORD")
+        .ok()
+        .or_else(|| raw.broker.password.clone());
+    tasks.spawn(sources::mqtt::run(
+        MqttSourceConfig {
+            host: raw.broker.host.clone(),
+            port: raw.broker.port,
+            client_id: raw.broker.client_id.clone(),
+            username: raw.broker.username.clone(),
+            password,
+            topic_prefix: prefix,
+            max_backoff: Duration::from_secs(raw.broker.max_backoff_secs.max(1)),
+            max_packet_bytes,
+        },
+        opts.clock.clone(),
+        inbound_tx,
+        telemetry.clone(),
+        shutdown.clone(),
+    ));
+
+    let state = api::AppState {
+        hub: handle,
+        telemetry: telemetry.clone(),
+        started: Instant::now(),
+        extra_metrics: Arc::new(|_: &mut String| {}),
+    };
+    let router = api::app(state, opts.dashboard_dir);
+    let addr = opts.http.local_addr()?;
+    tracing::info!(%addr, "serving the API and dashboard");
+    let server_shutdown = shutdown.clone();
+    let server = axum::serve(opts.http, router)
+        .with_graceful_shutdown(async move { server_shutdown.cancelled().await });
+    server.await.context("HTTP server failed")?;
+    shutdown.cancel();
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}

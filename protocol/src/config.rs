@@ -65,14 +65,21 @@ pub struct HallInfoConfig {
 impl HallConfig {
     /// The MQTT topic prefix of this hall.
     pub fn topic_prefix(&self) -> String {
-        self.hall.topic_prefix.clone().unwrap_or_else(|| crate::topic::default_prefix(&self.hall.id))
+        self.hall
+            .topic_prefix
+            .clone()
+            .unwrap_or_else(|| crate::topic::default_prefix(&self.hall.id))
     }
 
     /// Heartbeat interval of a device: its own setting, else its kind's, else 10 s.
     pub fn heartbeat_interval_secs(&self, device: &DeviceConfig) -> u64 {
         device
             .heartbeat_interval_secs
-            .or_else(|| self.device_kinds.get(&device.kind).and_then(|k| k.heartbeat_interval_secs))
+            .or_else(|| {
+                self.device_kinds
+                    .get(&device.kind)
+                    .and_then(|k| k.heartbeat_interval_secs)
+            })
             .unwrap_or_else(default_heartbeat_interval_secs)
     }
 
@@ -80,7 +87,11 @@ impl HallConfig {
     pub fn missed_heartbeats(&self, device: &DeviceConfig) -> u32 {
         device
             .missed_heartbeats
-            .or_else(|| self.device_kinds.get(&device.kind).and_then(|k| k.missed_heartbeats))
+            .or_else(|| {
+                self.device_kinds
+                    .get(&device.kind)
+                    .and_then(|k| k.missed_heartbeats)
+            })
             .unwrap_or_else(default_missed_heartbeats)
     }
 }
@@ -143,7 +154,11 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { listen: default_listen(), dashboard_dir: default_dashboard_dir(), live_buffer: default_live_buffer() }
+        HttpConfig {
+            listen: default_listen(),
+            dashboard_dir: default_dashboard_dir(),
+            live_buffer: default_live_buffer(),
+        }
     }
 }
 
@@ -158,7 +173,9 @@ pub struct DataConfig {
 
 impl Default for DataConfig {
     fn default() -> Self {
-        DataConfig { dir: default_data_dir() }
+        DataConfig {
+            dir: default_data_dir(),
+        }
     }
 }
 
@@ -176,7 +193,10 @@ pub struct IngestConfig {
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        IngestConfig { max_payload_bytes: default_max_payload_bytes(), queue_len: default_queue_len() }
+        IngestConfig {
+            max_payload_bytes: default_max_payload_bytes(),
+            queue_len: default_queue_len(),
+        }
     }
 }
 
@@ -507,10 +527,16 @@ fn default_winter_start() -> String {
     "10-01".into()
 }
 fn default_summer() -> TimetableConfig {
-    TimetableConfig { morning: ["08:30".into(), "12:00".into()], afternoon: ["14:30".into(), "18:00".into()] }
+    TimetableConfig {
+        morning: ["08:30".into(), "12:00".into()],
+        afternoon: ["14:30".into(), "18:00".into()],
+    }
 }
 fn default_winter() -> TimetableConfig {
-    TimetableConfig { morning: ["08:30".into(), "12:00".into()], afternoon: ["14:00".into(), "17:30".into()] }
+    TimetableConfig {
+        morning: ["08:30".into(), "12:00".into()],
+        afternoon: ["14:00".into(), "17:30".into()],
+    }
 }
 fn default_pre_open() -> String {
     "08:15".into()

@@ -127,7 +127,9 @@ pub enum DeviceEventKind {
 }
 
 /// Severity of a fault or an alert.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Info,
@@ -239,7 +241,10 @@ impl RatingLevel {
 
     /// A level that needs follow-up by the duty leader (RAT-2).
     pub fn is_bad(self) -> bool {
-        matches!(self, RatingLevel::Dissatisfied | RatingLevel::VeryDissatisfied)
+        matches!(
+            self,
+            RatingLevel::Dissatisfied | RatingLevel::VeryDissatisfied
+        )
     }
 }
 
@@ -276,7 +281,13 @@ mod tests {
 
     #[test]
     fn status_round_trips() {
-        let s = StatusPayload { v: 1, state: LinkState::Offline, boot_id: "b".into(), at: None, reason: None };
+        let s = StatusPayload {
+            v: 1,
+            state: LinkState::Offline,
+            boot_id: "b".into(),
+            at: None,
+            reason: None,
+        };
         let json = serde_json::to_string(&s).unwrap();
         assert_eq!(json, r#"{"v":1,"state":"offline","boot_id":"b"}"#);
         assert_eq!(serde_json::from_str::<StatusPayload>(&json).unwrap(), s);

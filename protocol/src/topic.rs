@@ -121,13 +121,27 @@ impl Topic {
             .ok_or(TopicError::OutsidePrefix)?;
         let levels: Vec<&str> = rest.split('/').collect();
         let topic = match levels.as_slice() {
-            ["device", id, "status"] => Topic::DeviceStatus { device_id: decode_level(id)? },
-            ["device", id, "heartbeat"] => Topic::DeviceHeartbeat { device_id: decode_level(id)? },
-            ["device", id, "event"] => Topic::DeviceEvent { device_id: decode_level(id)? },
-            ["window", id, "presence"] => Topic::WindowPresence { window_id: decode_level(id)? },
-            ["queue", id, "ticket"] => Topic::QueueTicket { dispenser_id: decode_level(id)? },
-            ["rating", id] => Topic::Rating { window_id: decode_level(id)? },
-            ["attendance", id] => Topic::Attendance { terminal_id: decode_level(id)? },
+            ["device", id, "status"] => Topic::DeviceStatus {
+                device_id: decode_level(id)?,
+            },
+            ["device", id, "heartbeat"] => Topic::DeviceHeartbeat {
+                device_id: decode_level(id)?,
+            },
+            ["device", id, "event"] => Topic::DeviceEvent {
+                device_id: decode_level(id)?,
+            },
+            ["window", id, "presence"] => Topic::WindowPresence {
+                window_id: decode_level(id)?,
+            },
+            ["queue", id, "ticket"] => Topic::QueueTicket {
+                dispenser_id: decode_level(id)?,
+            },
+            ["rating", id] => Topic::Rating {
+                window_id: decode_level(id)?,
+            },
+            ["attendance", id] => Topic::Attendance {
+                terminal_id: decode_level(id)?,
+            },
             _ => return Err(TopicError::UnknownShape),
         };
         Ok(topic)
@@ -146,15 +160,36 @@ mod tests {
     #[test]
     fn awkward_ids_round_trip() {
         let prefix = default_prefix("示范大厅");
-        for id in ["kiosk-01", "窗口 3号", "a/b+c#d%e", "x=1,y=\"2\"\\", "100%", "é\u{0}z"] {
+        for id in [
+            "kiosk-01",
+            "窗口 3号",
+            "a/b+c#d%e",
+            "x=1,y=\"2\"\\",
+            "100%",
+            "é\u{0}z",
+        ] {
             for t in [
-                Topic::DeviceStatus { device_id: id.into() },
-                Topic::DeviceHeartbeat { device_id: id.into() },
-                Topic::DeviceEvent { device_id: id.into() },
-                Topic::WindowPresence { window_id: id.into() },
-                Topic::QueueTicket { dispenser_id: id.into() },
-                Topic::Rating { window_id: id.into() },
-                Topic::Attendance { terminal_id: id.into() },
+                Topic::DeviceStatus {
+                    device_id: id.into(),
+                },
+                Topic::DeviceHeartbeat {
+                    device_id: id.into(),
+                },
+                Topic::DeviceEvent {
+                    device_id: id.into(),
+                },
+                Topic::WindowPresence {
+                    window_id: id.into(),
+                },
+                Topic::QueueTicket {
+                    dispenser_id: id.into(),
+                },
+                Topic::Rating {
+                    window_id: id.into(),
+                },
+                Topic::Attendance {
+                    terminal_id: id.into(),
+                },
             ] {
                 let s = t.to_topic(&prefix);
                 assert_eq!(Topic::parse(&prefix, &s), Ok(t), "{s}");
@@ -165,11 +200,29 @@ mod tests {
     #[test]
     fn foreign_and_malformed_topics_are_rejected() {
         let p = "hall/h1";
-        assert_eq!(Topic::parse(p, "other/h1/device/x/status"), Err(TopicError::OutsidePrefix));
-        assert_eq!(Topic::parse(p, "hall/h10/device/x/status"), Err(TopicError::OutsidePrefix));
-        assert_eq!(Topic::parse(p, "hall/h1/device/x/colour"), Err(TopicError::UnknownShape));
-        assert_eq!(Topic::parse(p, "hall/h1/device//status"), Err(TopicError::BadId));
-        assert_eq!(Topic::parse(p, "hall/h1/device/%zz/status"), Err(TopicError::BadId));
-        assert_eq!(Topic::parse(p, "hall/h1/device/%ff/status"), Err(TopicError::BadId));
+        assert_eq!(
+            Topic::parse(p, "other/h1/device/x/status"),
+            Err(TopicError::OutsidePrefix)
+        );
+        assert_eq!(
+            Topic::parse(p, "hall/h10/device/x/status"),
+            Err(TopicError::OutsidePrefix)
+        );
+        assert_eq!(
+            Topic::parse(p, "hall/h1/device/x/colour"),
+            Err(TopicError::UnknownShape)
+        );
+        assert_eq!(
+            Topic::parse(p, "hall/h1/device//status"),
+            Err(TopicError::BadId)
+        );
+        assert_eq!(
+            Topic::parse(p, "hall/h1/device/%zz/status"),
+            Err(TopicError::BadId)
+        );
+        assert_eq!(
+            Topic::parse(p, "hall/h1/device/%ff/status"),
+            Err(TopicError::BadId)
+        );
     }
 }

@@ -1,0 +1,314 @@
+//! The hub: the one task that owns the hall model.
+//!
+//! Everything that changes the hall goes through it: MQTT messages from the source, queries and commands from the
+//! API, and the passage of time. It never awaits a sink or a client: changes are coalesced, serialised once and
+//! published on a broadcast channel every [`FLUSH_EVERY`]; a client that falls behind is resynchronised by the
+//! API with a fresh snapshot.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hall_protocol::api::{
+    AckRequest, AlertState, AlertView, Change, DeviceView, LiveMessage, Snapshot, WindowView,
+};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::{Clock, Now};
+use crate::ingest;
+use crate::model::alerts::AckError;
+use crate::model::{Hall, Refusal};
+use crate::telemetry::{RejectReason, Telemetry};
+
+/// How often coalesced changes are published.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// How often the model is ticked (timeouts, phases, the clock).
+pub const TICK_EVERY: Duration = Duration::from_millis(250);
+
+/// One MQTT message as received, stamped with the gateway's clock.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub topic: String,
+    pub payload: Bytes,
+    pub received: Now,
+}
+
+/// A published delta, serialised once for every client.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub seq: u64,
+    pub json: Arc<str>,
+}
+
+/// Questions and commands for the hub.
+pub enum Query {
+    Snapshot(oneshot::Sender<Snapshot>),
+    Devices(oneshot::Sender<Vec<DeviceView>>),
+    Device(String, oneshot::Sender<Option<DeviceView>>),
+    Windows(oneshot::Sender<Vec<WindowView>>),
+    Alerts(oneshot::Sender<Vec<AlertView>>),
+    Ack {
+        id: u64,
+        request: AckRequest,
+        reply: oneshot::Sender<Result<AlertView, AckError>>,
+    },
+}
+
+/// The hub's address, cloned into the API.
+#[derive(Clone)]
+pub struct HubHandle {
+    queries: mpsc::Sender<Query>,
+    live: broadcast::Sender<Frame>,
+}
+
+/// The hub stopped (the gateway is shutting down).
+#[derive(Debug, thiserror::Error)]
+#[error("the hall model is shutting down")]
+pub struct HubGone;
+
+impl HubHandle {
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Query) -> Result<T, HubGone> {
+        let (tx, rx) = oneshot::channel();
+        self.queries.send(make(tx)).await.map_err(|_| HubGone)?;
+        rx.await.map_err(|_| HubGone)
+    }
+
+    pub async fn snapshot(&self) -> Result<Snapshot, HubGone> {
+        self.ask(Query::Snapshot).await
+    }
+    pub async fn devices(&self) -> Result<Vec<DeviceView>, HubGone> {
+        self.ask(Query::Devices).await
+    }
+    pub async fn device(&self, id: String) -> Result<Option<DeviceView>, HubGone> {
+        self.ask(|tx| Query::Device(id, tx)).await
+    }
+    pub async fn windows(&self) -> Result<Vec<WindowView>, HubGone> {
+        self.ask(Query::Windows).await
+    }
+    pub async fn alerts(&self) -> Result<Vec<AlertView>, HubGone> {
+        self.ask(Query::Alerts).await
+    }
+    pub async fn ack(
+        &self,
+        id: u64,
+        request: AckRequest,
+    ) -> Result<Result<AlertView, AckError>, HubGone> {
+        self.ask(|reply| Query::Ack { id, request, reply }).await
+    }
+    /// Subscribes to published deltas. Subscribe *before* asking for the snapshot, then skip deltas whose `seq` the
+    /// snapshot already covers.
+    pub fn subscribe(&self) -> broadcast::Receiver<Frame> {
+        self.live.subscribe()
+    }
+}
+
+/// Settings of the ingest path.
+#[derive(Debug, Clone)]
+pub struct IngestSettings {
+    pub topic_prefix: String,
+    pub max_payload_bytes: usize,
+}
+
+/// Channels between the hub and the rest of the gateway.
+pub struct HubChannels {
+    pub handle: HubHandle,
+    pub inbound_tx: mpsc::Sender<Inbound>,
+    inbound_rx: mpsc::Receiver<Inbound>,
+    queries_rx: mpsc::Receiver<Query>,
+}
+
+impl HubChannels {
+    pub fn new(inbound_len: usize, live_buffer: usize) -> Self {
+        let (inbound_tx, inbound_rx) = mpsc::channel(inbound_len.max(1));
+        let (queries_tx, queries_rx) = mpsc::channel(256);
+        let (live, _) = broadcast::channel(live_buffer.max(16));
+        HubChannels {
+            handle: HubHandle {
+                queries: queries_tx,
+                live,
+            },
+            inbound_tx,
+            inbound_rx,
+            queries_rx,
+        }
+    }
+}
+
+/// Runs the hub until `shutdown`.
+pub async fn run(
+    mut hall: Hall,
+    channels: HubChannels,
+    clock: Arc<dyn Clock>,
+    settings: IngestSettings,
+    telemetry: Arc<Telemetry>,
+    shutdown: CancellationToken,
+) {
+    let HubChannels {
+        handle,
+        mut inbound_rx,
+        mut queries_rx,
+        ..
+    } = channels;
+    let live = handle.live.clone();
+    drop(handle);
+    let mut hub = Hub {
+        seq: 0,
+        pending: Vec::new(),
+        live,
+        telemetry,
+    };
+    let mut flush = tokio::time::interval(FLUSH_EVERY);
+    let mut tick = tokio::time::interval(TICK_EVERY);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            Some(q) = queries_rx.recv() => hub.answer(&mut hall, q, clock.now()),
+            _ = tick.tick() => hall.tick(clock.now(), &mut hub.pending),
+            _ = flush.tick() => hub.flush(),
+            Some(msg) = inbound_rx.recv() => {
+                hub.ingest(&mut hall, &settings, msg);
+                // Drain what is already queued without going round the select for each message.
+                for _ in 0..1024 {
+                    match inbound_rx.try_recv() {
+                        Ok(msg) => hub.ingest(&mut hall, &settings, msg),
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+    }
+    hub.flush();
+    tracing::debug!("hub stopped");
+}
+
+struct Hub {
+    seq: u64,
+    pending: Vec<Change>,
+    live: broadcast::Sender<Frame>,
+    telemetry: Arc<Telemetry>,
+}
+
+impl Hub {
+    fn ingest(&mut self, hall: &mut Hall, settings: &IngestSettings, msg: Inbound) {
+        let t = &self.telemetry;
+        t.messages_received.fetch_add(1, Ordering::Relaxed);
+        let input = match ingest::decode(
+            &settings.topic_prefix,
+            settings.max_payload_bytes,
+            &msg.topic,
+            &msg.payload,
+        ) {
+            Ok(input) => input,
+            Err(r) => return t.reject(r.reason, &r.source, &r.detail),
+        };
+        match hall.apply(input, msg.received, &mut self.pending) {
+            Ok(()) => {
+                t.messages_applied.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(Refusal::UnknownDevice(id)) => t.reject(
+                RejectReason::UnknownDevice,
+                &id,
+                &"device id not in the hall config",
+            ),
+            Err(Refusal::UnknownWindow(id)) => t.reject(
+                RejectReason::UnknownWindow,
+                &id,
+                &"window id not in the hall config",
+            ),
+            Err(Refusal::StaleStatus(id)) => t.reject(
+                RejectReason::StaleStatus,
+                &id,
+                &"offline status from an older boot after fresh heartbeats",
+            ),
+        }
+    }
+
+    fn answer(&mut self, hall: &mut Hall, q: Query, now: Now) {
+        // Replies go to a oneshot; a caller that gave up is no concern of ours.
+        match q {
+            Query::Snapshot(tx) => {
+                let _ = tx.send(hall.snapshot(self.seq, now));
+            }
+            Query::Devices(tx) => {
+                let _ = tx.send(hall.devices(now));
+            }
+            Query::Device(id, tx) => {
+                let _ = tx.send(hall.device_view(&id, now));
+            }
+            Query::Windows(tx) => {
+                let _ = tx.send(hall.window_views(now));
+            }
+            Query::Alerts(tx) => {
+                let _ = tx.send(hall.alerts.all().cloned().collect());
+            }
+            Query::Ack { id, request, reply } => {
+                let result = hall.ack(id, &request.by, &request.note, now);
+                if let Ok(a) = &result {
+                    self.pending.push(Change::Alert(a.clone()));
+                }
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    /// Publishes the pending changes as one delta, keeping only the latest change per subject.
+    fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let changes = coalesce(std::mem::take(&mut self.pending));
+        let raised = changes
+            .iter()
+            .filter(|c| matches!(c, Change::Alert(a) if a.state == AlertState::Open))
+            .count();
+        self.telemetry
+            .alerts_raised
+            .fetch_add(raised as u64, Ordering::Relaxed);
+        self.seq += 1;
+        let msg = LiveMessage::Delta {
+            seq: self.seq,
+            changes,
+        };
+        match serde_json::to_string(&msg) {
+            Ok(json) => {
+                self.telemetry.deltas_sent.fetch_add(1, Ordering::Relaxed);
+                // No receiver is fine: nobody is watching.
+                let _ = self.live.send(Frame {
+                    seq: self.seq,
+                    json: json.into(),
+                });
+            }
+            Err(error) => {
+                tracing::error!(%error, "serialising a live delta failed; clients will resync")
+            }
+        }
+    }
+}
+
+/// Keeps the last change per (type, id), in the order of their last occurrence.
+fn coalesce(changes: Vec<Change>) -> Vec<Change> {
+    let key = |c: &Change| -> (u8, String) {
+        match c {
+            Change::Device(d) => (0, d.id.clone()),
+            Change::Window(w) => (1, w.id.clone()),
+            Change::Alert(a) => (2, a.id.to_string()),
+            Change::Clock(_) => (3, String::new()),
+        }
+    };
+    let mut last: HashMap<(u8, String), usize> = HashMap::with_capacity(changes.len());
+    for (i, c) in changes.iter().enumerate() {
+        last.insert(key(c), i);
+    }
+    changes
+        .into_iter()
+        .enumerate()
+        .filter(|(i, c)| last.get(&key(c)) == Some(i))
+        .map(|(_, c)| c)
+        .collect()
+}

@@ -1,0 +1,312 @@
+//! The hall model: devices, windows, calendar and alerts, and the rules that connect them.
+//!
+//! Pure and synchronous: no IO, no clock, no tokio. The hub feeds it decoded [`Input`]s with the time they were
+//! received and asks it to [`Hall::tick`] as time passes; it answers with the [`Change`]s the live view needs.
+
+pub mod alerts;
+pub mod calendar;
+pub mod devices;
+pub mod rules;
+pub mod windows;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use hall_protocol::api::{
+    AlertView, Change, DeviceState, DeviceView, HallClock, Phase, Snapshot, WindowView,
+};
+use hall_protocol::config::{ExpectedOn, HallConfig};
+use hall_protocol::payload::{
+    DeviceEvent, Heartbeat, Presence, Punch, RatingEvent, StatusPayload, TicketEvent,
+};
+
+use crate::clock::Now;
+use crate::config::CheckedConfig;
+use alerts::{AckError, AlertBook};
+use calendar::Calendar;
+use devices::{Device, DeviceSpec, StatusOutcome};
+use windows::Windows;
+
+/// A decoded message, ready for the model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    Status {
+        device_id: String,
+        payload: StatusPayload,
+    },
+    Heartbeat {
+        device_id: String,
+        payload: Heartbeat,
+    },
+    DeviceEvent {
+        device_id: String,
+        payload: DeviceEvent,
+    },
+    Presence {
+        window_id: String,
+        payload: Presence,
+    },
+    Ticket {
+        dispenser_id: String,
+        payload: TicketEvent,
+    },
+    Rating {
+        window_id: String,
+        payload: RatingEvent,
+    },
+    Punch {
+        terminal_id: String,
+        payload: Punch,
+    },
+}
+
+/// Why the model refused an input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    UnknownDevice(String),
+    UnknownWindow(String),
+    /// A retained `offline` from an older boot arrived after fresh heartbeats (DEV-1); ignored.
+    StaleStatus(String),
+}
+
+/// Settings of the model that are not in the hall config.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelOptions {
+    /// No alert is raised until this much time has passed since start, so a restart never causes an alert storm.
+    pub startup_grace: Duration,
+    /// Resolved alerts kept in memory.
+    pub max_resolved_alerts: usize,
+}
+
+impl ModelOptions {
+    /// Grace long enough for every device to have been offline-timed-out once.
+    pub fn for_config(cfg: &HallConfig) -> Self {
+        let longest = cfg
+            .devices
+            .iter()
+            .map(|d| cfg.heartbeat_interval_secs(d) * cfg.missed_heartbeats(d) as u64)
+            .max()
+            .unwrap_or(30);
+        ModelOptions {
+            startup_grace: Duration::from_secs(longest + 5),
+            max_resolved_alerts: 500,
+        }
+    }
+}
+
+/// The whole live hall.
+pub struct Hall {
+    pub hall_id: String,
+    pub hall_name: String,
+    calendar: Calendar,
+    devices: Vec<Device>,
+    device_idx: HashMap<String, usize>,
+    reported: Vec<DeviceState>,
+    pub windows: Windows,
+    pub alerts: AlertBook,
+    phase: Phase,
+    started: Option<Duration>,
+    grace_over: bool,
+    options: ModelOptions,
+    speed: f64,
+}
+
+impl Hall {
+    pub fn new(cfg: &CheckedConfig, options: ModelOptions, speed: f64) -> Self {
+        let raw = &cfg.raw;
+        let devices: Vec<Device> = raw
+            .devices
+            .iter()
+            .map(|d| {
+                Device::new(DeviceSpec {
+                    id: d.id.clone(),
+                    name: d.name.clone().unwrap_or_else(|| d.id.clone()),
+                    kind: d.kind,
+                    location: d.location.clone(),
+                    window: d.window.clone(),
+                    interval: Duration::from_secs(raw.heartbeat_interval_secs(d)),
+                    missed_heartbeats: raw.missed_heartbeats(d),
+                    expected_on: d
+                        .expected_on
+                        .or_else(|| raw.device_kinds.get(&d.kind).and_then(|k| k.expected_on))
+                        .unwrap_or_else(|| rules::default_expected_on(d.kind)),
+                })
+            })
+            .collect();
+        let device_idx = devices
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.spec.id.clone(), i))
+            .collect();
+        Hall {
+            hall_id: raw.hall.id.clone(),
+            hall_name: raw.hall.name.clone(),
+            calendar: cfg.calendar.clone(),
+            reported: vec![DeviceState::Unknown; devices.len()],
+            devices,
+            device_idx,
+            windows: Windows::from_config(raw),
+            alerts: AlertBook::new(options.max_resolved_alerts),
+            phase: Phase::Closed,
+            started: None,
+            grace_over: false,
+            options,
+            speed,
+        }
+    }
+
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
+    }
+
+    fn in_grace(&self, now: Now) -> bool {
+        self.started
+            .is_none_or(|s| now.mono < s + self.options.startup_grace)
+    }
+
+    fn start(&mut self, now: Now) {
+        if self.started.is_none() {
+            self.started = Some(now.mono);
+            self.phase = self.calendar.phase_at(now.wall);
+        }
+    }
+
+    /// Applies one input received at `now`.
+    pub fn apply(&mut self, input: Input, now: Now, out: &mut Vec<Change>) -> Result<(), Refusal> {
+        self.start(now);
+        match input {
+            Input::Status { device_id, payload } => {
+                let idx = self.device(&device_id)?;
+                if self.devices[idx].on_status(&payload, now) == StatusOutcome::StaleOffline {
+                    return Err(Refusal::StaleStatus(device_id));
+                }
+                self.device_changed(idx, now, out);
+            }
+            Input::Heartbeat { device_id, payload } => {
+                let idx = self.device(&device_id)?;
+                self.devices[idx].on_heartbeat(&payload, now);
+                self.device_changed(idx, now, out);
+            }
+            Input::DeviceEvent { device_id, payload } => {
+                let idx = self.device(&device_id)?;
+                self.devices[idx].on_event(&payload, now);
+                self.device_changed(idx, now, out);
+            }
+            Input::Presence { window_id, payload } => {
+                let view = self
+                    .windows
+                    .on_presence(&window_id, &payload, self.phase, now)
+                    .ok_or(Refusal::UnknownWindow(window_id))?;
+                out.push(Change::Window(view));
+            }
+            Input::Ticket { .. } | Input::Rating { .. } | Input::Punch { .. } => {}
+        }
+        Ok(())
+    }
+
+    fn device(&self, id: &str) -> Result<usize, Refusal> {
+        self.device_idx
+            .get(id)
+            .copied()
+            .ok_or_else(|| Refusal::UnknownDevice(id.to_owned()))
+    }
+
+    fn device_changed(&mut self, idx: usize, now: Now, out: &mut Vec<Change>) {
+        out.push(Change::Device(self.devices[idx].view(now.mono)));
+        self.reported[idx] = self.devices[idx].state(now.mono);
+        self.device_rules(idx, now, out);
+    }
+
+    fn device_rules(&mut self, idx: usize, now: Now, out: &mut Vec<Change>) {
+        let grace = self.in_grace(now);
+        let dev = &self.devices[idx];
+        let expected = rules::expected_on(dev.spec.expected_on, self.phase);
+        let mut conditions = rules::device_alerts(dev, now.mono, expected);
+        // Faults that cleared leave an open DEV-2 alert behind with no condition to resolve it: resolve it here.
+        let fault_prefix = rules::fault_subject_prefix(&dev.spec.id);
+        for subject in self.alerts.open_subjects(rules::DEV_FAULT, &fault_prefix) {
+            if !conditions.iter().any(|(_, s)| s.subject == subject) {
+                if let Some(a) = self.alerts.resolve(rules::DEV_FAULT, &subject, now) {
+                    out.push(Change::Alert(a));
+                }
+            }
+        }
+        for (active, spec) in conditions.drain(..) {
+            if active && grace {
+                continue;
+            }
+            if let Some(a) = self.alerts.set(active, spec, now) {
+                out.push(Change::Alert(a));
+            }
+        }
+    }
+
+    /// Advances time: state changes by timeout, phase changes, and the clock itself.
+    pub fn tick(&mut self, now: Now, out: &mut Vec<Change>) {
+        self.start(now);
+        let phase = self.calendar.phase_at(now.wall);
+        let phase_changed = phase != self.phase;
+        self.phase = phase;
+        let grace_ended = !self.grace_over && !self.in_grace(now);
+        self.grace_over |= grace_ended;
+        for idx in 0..self.devices.len() {
+            let state = self.devices[idx].state(now.mono);
+            if state != self.reported[idx] {
+                self.reported[idx] = state;
+                out.push(Change::Device(self.devices[idx].view(now.mono)));
+                self.device_rules(idx, now, out);
+            } else if phase_changed || grace_ended {
+                // Expected-on may have changed with the phase, and alerts held back by the grace period are due.
+                self.device_rules(idx, now, out);
+            }
+        }
+        for view in self.windows.tick(phase, now) {
+            out.push(Change::Window(view));
+        }
+        out.push(Change::Clock(self.clock(now)));
+    }
+
+    pub fn clock(&self, now: Now) -> HallClock {
+        HallClock {
+            time: now.wall.with_timezone(&self.calendar.tz()).fixed_offset(),
+            phase: self.calendar.phase_at(now.wall),
+            speed: self.speed,
+        }
+    }
+
+    pub fn devices(&self, now: Now) -> Vec<DeviceView> {
+        self.devices.iter().map(|d| d.view(now.mono)).collect()
+    }
+
+    pub fn device_view(&self, id: &str, now: Now) -> Option<DeviceView> {
+        self.device_idx
+            .get(id)
+            .map(|&i| self.devices[i].view(now.mono))
+    }
+
+    pub fn window_views(&self, now: Now) -> Vec<WindowView> {
+        self.windows.views(now)
+    }
+
+    pub fn ack(&mut self, id: u64, by: &str, note: &str, now: Now) -> Result<AlertView, AckError> {
+        self.alerts.ack(id, by, note, now)
+    }
+
+    /// The whole state; `seq` is filled in by the hub.
+    pub fn snapshot(&self, seq: u64, now: Now) -> Snapshot {
+        Snapshot {
+            seq,
+            hall_id: self.hall_id.clone(),
+            hall_name: self.hall_name.clone(),
+            clock: self.clock(now),
+            devices: self.devices(now),
+            windows: self.window_views(now),
+            alerts: self.alerts.active().cloned().collect(),
+        }
+    }
+}
+
+/// Whether a device with this setting must be on in `phase` (DEV-1).
+pub fn is_expected_on(expected: ExpectedOn, phase: Phase) -> bool {
+    rules::expected_on(expected, phase)
+}

@@ -1,0 +1,3 @@
+//! Where the gateway's input comes from.
+
+pub mod mqtt;
