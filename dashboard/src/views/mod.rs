@@ -1,0 +1,7 @@
+//! The pages of the dashboard and the pieces they share.
+
+pub mod common;
+pub mod duty;
+pub mod home;
+pub mod it;
+pub mod wall;
