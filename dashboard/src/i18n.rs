@@ -96,6 +96,7 @@ pub struct Texts {
     pub acknowledged: &'static str,
     pub open: &'static str,
     pub waiting_for_data: &'static str,
+    pub wall_subtitle: &'static str,
 }
 
 const ZH: Texts = Texts {
@@ -164,6 +165,7 @@ const ZH: Texts = Texts {
     acknowledged: "已确认",
     open: "待处理",
     waiting_for_data: "等待大厅数据…",
+    wall_subtitle: "窗口服务实时公示",
 };
 
 const EN: Texts = Texts {
@@ -232,6 +234,7 @@ const EN: Texts = Texts {
     acknowledged: "acknowledged",
     open: "open",
     waiting_for_data: "Waiting for hall data…",
+    wall_subtitle: "Live window status",
 };
 
 pub fn t() -> &'static Texts {

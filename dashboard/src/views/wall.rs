@@ -69,7 +69,7 @@ pub fn WallView() -> impl IntoView {
                             if name.is_empty() { t.product.to_string() } else { name }
                         }}
                     </span>
-                    <span class="wall-sub">{t.staffing}" · "{t.device_health}</span>
+                    <span class="wall-sub">{t.wall_subtitle}</span>
                 </div>
                 <HallClockView large=true />
             </header>
@@ -136,11 +136,6 @@ fn WindowTile(w: ArcRwSignal<WindowView>) -> impl IntoView {
             })
         }
     };
-    let post_tag = move || match state.get() {
-        WindowState::CoveredB => Some(t.b_post),
-        WindowState::StaffedA => Some(t.a_post),
-        _ => None,
-    };
     let footer = {
         let w = w.clone();
         move || {
@@ -201,7 +196,6 @@ fn WindowTile(w: ArcRwSignal<WindowView>) -> impl IntoView {
                 <div class="tile-unit">{unit}</div>
                 <div class="tile-person">
                     <span class="tile-person-name">{person}</span>
-                    {move || post_tag().map(|p| view! { <span class="tile-post">{p}</span> })}
                 </div>
                 <div class="tile-foot">{footer}</div>
             </div>
@@ -319,7 +313,9 @@ fn DevicePanel() -> impl IntoView {
             </div>
             <h3 class="panel-subtitle">{t.problem_devices}</h3>
             <ul class="problem-list">
-                <Show when=move || problems.with(|p| p.is_empty())>
+                <Show when=move || {
+                    problems.with(|p| p.is_empty()) && store.devices.with(|m| !m.is_empty())
+                }>
                     <li class="problem-none">{t.no_problem_devices}</li>
                 </Show>
                 <For
