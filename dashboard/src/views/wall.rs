@@ -172,8 +172,8 @@ fn WindowTile(w: ArcRwSignal<WindowView>) -> impl IntoView {
                 _ => view! {
                     <span class="tile-ticket">
                         <span class="tile-ticket-label">{t.ticket}</span>
-                        <span class="tile-ticket-value">
-                            {ticket.unwrap_or_else(|| t.no_ticket.to_string())}
+                        <span class="tile-ticket-value" class:none=ticket.is_none()>
+                            {ticket.clone().unwrap_or_else(|| t.no_ticket.to_string())}
                         </span>
                     </span>
                 }
