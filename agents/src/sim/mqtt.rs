@@ -131,7 +131,7 @@ impl Fleet {
                 );
             }
             Action::Presence { window, presence } => {
-                tracing::info!(window_id = %self.window_ids[window], staff_id = %presence.staff_id, action = ?presence.action, reason = presence.reason.as_deref().unwrap_or(""), "presence");
+                tracing::debug!(window_id = %self.window_ids[window], staff_id = %presence.staff_id, action = ?presence.action, reason = presence.reason.as_deref().unwrap_or(""), "presence");
                 let topic = Topic::WindowPresence {
                     window_id: self.window_ids[window].clone(),
                 }
