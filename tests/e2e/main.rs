@@ -1,1 +1,8 @@
-fn main() {}
+//! End-to-end tests over real processes: the gateway binary, its embedded broker or a real Mosquitto, real
+//! `hall-agent` processes, and headless Chromium. `cargo xtask test` installs and builds what they need.
+
+mod agent;
+mod browser;
+mod gateway;
+mod live;
+mod util;

@@ -41,7 +41,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Task::Demo(args) => demo::run(&root, args),
         Task::Test { args } => test(&root, &args),
-        Task::Dashboard { dev } => dashboard::build(&root, !dev).map(|dir| println!("dashboard built in {}", dir.display())),
+        Task::Dashboard { dev } => dashboard::build(&root, !dev)
+            .map(|dir| println!("dashboard built in {}", dir.display())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -54,14 +55,24 @@ fn main() -> ExitCode {
 
 /// The workspace root: the parent of this crate's folder.
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// Runs `cargo` from PATH (not the `CARGO` of this process: see ARCHITECTURE.md on toolchain files).
 fn cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {
     eprintln!("xtask: cargo {}", args.join(" "));
-    let status = Command::new("cargo").args(args).current_dir(root).status()?;
-    anyhow::ensure!(status.success(), "cargo {} failed with {status}", args.join(" "));
+    let status = Command::new("cargo")
+        .args(args)
+        .current_dir(root)
+        .status()?;
+    anyhow::ensure!(
+        status.success(),
+        "cargo {} failed with {status}",
+        args.join(" ")
+    );
     Ok(())
 }
 
@@ -69,7 +80,16 @@ fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     tools::ensure(tools::TEST_TOOLS)?;
     let dashboard = dashboard::build(root, true)?;
     // The end-to-end tests run the real binaries; build them first so the tests find them next to themselves.
-    cargo(root, &["build", "--workspace", "--exclude", "hall-dashboard", "--bins"])?;
+    cargo(
+        root,
+        &[
+            "build",
+            "--workspace",
+            "--exclude",
+            "hall-dashboard",
+            "--bins",
+        ],
+    )?;
     let mut args: Vec<&str> = vec!["test", "--workspace", "--exclude", "hall-dashboard"];
     if !extra.is_empty() {
         args.push("--");
