@@ -226,17 +226,20 @@ impl StatusLink {
         let remaining = deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(200));
-        tokio::time::timeout(remaining, async {
+        // Read on until the broker closes the connection: dropping the socket while packets from the broker are
+        // still arriving makes the kernel reset it, and a broker may then discard what it had not read yet.
+        let mut disconnect_sent = false;
+        let _ = tokio::time::timeout(remaining, async {
             loop {
                 match eventloop.poll().await {
-                    Ok(Event::Outgoing(Outgoing::Disconnect)) => return true,
+                    Ok(Event::Outgoing(Outgoing::Disconnect)) => disconnect_sent = true,
                     Ok(_) => {}
-                    Err(_) => return false,
+                    Err(_) => return,
                 }
             }
         })
-        .await
-        .unwrap_or(false)
+        .await;
+        disconnect_sent
     }
 }
 

@@ -292,6 +292,7 @@ fn spawn_conn(options: MqttOptions, status: Option<(String, String, Arc<SimClock
     let task = tokio::spawn(async move {
         let mut backoff = Backoff::new(Duration::from_secs(10));
         let mut first = true;
+        let mut disconnecting = false;
         loop {
             match eventloop.poll().await {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
@@ -304,8 +305,12 @@ fn spawn_conn(options: MqttOptions, status: Option<(String, String, Arc<SimClock
                             task_client.try_publish(topic.clone(), QoS::AtLeastOnce, true, online);
                     }
                 }
-                Ok(Event::Outgoing(Outgoing::Disconnect)) => return,
+                // After DISCONNECT, keep reading until the broker closes the connection: closing the socket
+                // while its acknowledgements are still arriving makes the kernel reset the connection, and the
+                // broker then discards what it had not read yet (our offline statuses).
+                Ok(Event::Outgoing(Outgoing::Disconnect)) => disconnecting = true,
                 Ok(_) => {}
+                Err(_) if disconnecting => return,
                 Err(rumqttc::ConnectionError::RequestsDone) => return,
                 Err(error) => {
                     let delay = backoff.next_delay();
