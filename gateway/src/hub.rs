@@ -242,7 +242,7 @@ impl Hub {
                 let _ = tx.send(hall.device_view(&id, now));
             }
             Query::Windows(tx) => {
-                let _ = tx.send(hall.window_views(now));
+                let _ = tx.send(hall.window_views());
             }
             Query::Alerts(tx) => {
                 let _ = tx.send(hall.alerts.all().cloned().collect());

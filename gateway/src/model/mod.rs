@@ -25,7 +25,7 @@ use crate::config::CheckedConfig;
 use alerts::{AckError, AlertBook};
 use calendar::Calendar;
 use devices::{Device, DeviceSpec, StatusOutcome};
-use windows::Windows;
+use windows::{Absence, PostTimings, Windows};
 
 /// A decoded message, ready for the model.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +103,7 @@ pub struct Hall {
     device_idx: HashMap<String, usize>,
     reported: Vec<DeviceState>,
     pub windows: Windows,
+    absences: Vec<Absence>,
     pub alerts: AlertBook,
     phase: Phase,
     started: Option<Duration>,
@@ -145,7 +146,8 @@ impl Hall {
             reported: vec![DeviceState::Unknown; devices.len()],
             devices,
             device_idx,
-            windows: Windows::from_config(raw),
+            windows: Windows::from_config(raw, PostTimings::default()),
+            absences: Vec::new(),
             alerts: AlertBook::new(options.max_resolved_alerts),
             phase: Phase::Closed,
             started: None,
@@ -193,11 +195,14 @@ impl Hall {
                 self.device_changed(idx, now, out);
             }
             Input::Presence { window_id, payload } => {
-                let view = self
+                let changed = self
                     .windows
                     .on_presence(&window_id, &payload, self.phase, now)
                     .ok_or(Refusal::UnknownWindow(window_id))?;
-                out.push(Change::Window(view));
+                if let Some(view) = changed {
+                    out.push(Change::Window(view));
+                    self.window_rules(now, out);
+                }
             }
             Input::Ticket { .. } | Input::Rating { .. } | Input::Punch { .. } => {}
         }
@@ -241,6 +246,24 @@ impl Hall {
         }
     }
 
+    /// Raises and resolves the post alerts (POST-2..4) of every window.
+    fn window_rules(&mut self, now: Now, out: &mut Vec<Change>) {
+        let grace = self.in_grace(now);
+        for (active, spec) in self.windows.conditions(self.phase, &self.absences, now) {
+            if active && grace {
+                continue;
+            }
+            if let Some(a) = self.alerts.set(active, spec, now) {
+                out.push(Change::Alert(a));
+            }
+        }
+    }
+
+    /// Replaces the absences from the leave register (POST-4, POST-5).
+    pub fn set_absences(&mut self, absences: Vec<Absence>) {
+        self.absences = absences;
+    }
+
     /// Advances time: state changes by timeout, phase changes, and the clock itself.
     pub fn tick(&mut self, now: Now, out: &mut Vec<Change>) {
         self.start(now);
@@ -260,9 +283,10 @@ impl Hall {
                 self.device_rules(idx, now, out);
             }
         }
-        for view in self.windows.tick(phase, now) {
+        for view in self.windows.on_phase(phase, now) {
             out.push(Change::Window(view));
         }
+        self.window_rules(now, out);
         out.push(Change::Clock(self.clock(now)));
     }
 
@@ -284,8 +308,8 @@ impl Hall {
             .map(|&i| self.devices[i].view(now.mono))
     }
 
-    pub fn window_views(&self, now: Now) -> Vec<WindowView> {
-        self.windows.views(now)
+    pub fn window_views(&self) -> Vec<WindowView> {
+        self.windows.views()
     }
 
     pub fn ack(&mut self, id: u64, by: &str, note: &str, now: Now) -> Result<AlertView, AckError> {
@@ -300,7 +324,7 @@ impl Hall {
             hall_name: self.hall_name.clone(),
             clock: self.clock(now),
             devices: self.devices(now),
-            windows: self.window_views(now),
+            windows: self.window_views(),
             alerts: self.alerts.active().cloned().collect(),
         }
     }
