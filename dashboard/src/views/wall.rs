@@ -51,9 +51,13 @@ pub fn WallView() -> impl IntoView {
         })
     };
     let n_windows = Memo::new(move |_| store.windows.with(|m| m.len()));
+    // Follows the screen size, e.g. when a kiosk browser goes full screen after the page loaded.
+    let screen = RwSignal::new(viewport());
+    let resize = window_event_listener(leptos::ev::resize, move |_| screen.set(viewport()));
+    on_cleanup(move || resize.remove());
     let grid_style = move || {
         let n = n_windows.get().max(1);
-        let (vw, vh) = viewport();
+        let (vw, vh) = screen.get();
         let cols = grid_columns(n, vw - RESERVED_WIDTH_PX, vh - RESERVED_HEIGHT_PX);
         let rows = n.div_ceil(cols);
         format!("--cols:{cols};--rows:{rows}")
