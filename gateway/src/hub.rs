@@ -106,10 +106,11 @@ impl HubHandle {
 }
 
 /// Settings of the ingest path.
-#[derive(Debug, Clone)]
 pub struct IngestSettings {
     pub topic_prefix: String,
     pub max_payload_bytes: usize,
+    /// Where to record every ingested message, if anywhere.
+    pub recorder: Option<crate::replay::Recorder>,
 }
 
 /// Channels between the hub and the rest of the gateway.
@@ -142,7 +143,7 @@ pub async fn run(
     mut hall: Hall,
     channels: HubChannels,
     clock: Arc<dyn Clock>,
-    settings: IngestSettings,
+    mut settings: IngestSettings,
     telemetry: Arc<Telemetry>,
     shutdown: CancellationToken,
 ) {
@@ -170,13 +171,16 @@ pub async fn run(
             _ = shutdown.cancelled() => break,
             Some(q) = queries_rx.recv() => hub.answer(&mut hall, q, clock.now()),
             _ = tick.tick() => hall.tick(clock.now(), &mut hub.pending),
-            _ = flush.tick() => hub.flush(),
+            _ = flush.tick() => {
+                hub.flush();
+                flush_recorder(&mut settings);
+            }
             Some(msg) = inbound_rx.recv() => {
-                hub.ingest(&mut hall, &settings, msg);
+                hub.ingest(&mut hall, &mut settings, msg);
                 // Drain what is already queued without going round the select for each message.
                 for _ in 0..1024 {
                     match inbound_rx.try_recv() {
-                        Ok(msg) => hub.ingest(&mut hall, &settings, msg),
+                        Ok(msg) => hub.ingest(&mut hall, &mut settings, msg),
                         Err(_) => break,
                     }
                 }
@@ -184,7 +188,17 @@ pub async fn run(
         }
     }
     hub.flush();
+    flush_recorder(&mut settings);
     tracing::debug!("hub stopped");
+}
+
+fn flush_recorder(settings: &mut IngestSettings) {
+    if let Some(rec) = settings.recorder.as_mut() {
+        if let Err(error) = rec.flush() {
+            tracing::error!(%error, "recording failed; recording stopped");
+            settings.recorder = None;
+        }
+    }
 }
 
 struct Hub {
@@ -195,9 +209,15 @@ struct Hub {
 }
 
 impl Hub {
-    fn ingest(&mut self, hall: &mut Hall, settings: &IngestSettings, msg: Inbound) {
+    fn ingest(&mut self, hall: &mut Hall, settings: &mut IngestSettings, msg: Inbound) {
         let t = &self.telemetry;
         t.messages_received.fetch_add(1, Ordering::Relaxed);
+        if let Some(rec) = settings.recorder.as_mut() {
+            if let Err(error) = rec.record(msg.received.wall, &msg.topic, &msg.payload) {
+                tracing::error!(%error, "recording failed; recording stopped");
+                settings.recorder = None;
+            }
+        }
         let input = match ingest::decode(
             &settings.topic_prefix,
             settings.max_payload_bytes,

@@ -10,7 +10,9 @@ pub mod clock;
 pub mod config;
 pub mod hub;
 pub mod ingest;
+pub mod journal;
 pub mod model;
+pub mod replay;
 pub mod sources;
 pub mod telemetry;
 
@@ -37,6 +39,8 @@ pub struct RunOptions {
     pub clock: Arc<dyn Clock>,
     /// Folder of the built dashboard.
     pub dashboard_dir: PathBuf,
+    /// Append every ingested message to this file (JSON lines, the `replay` format).
+    pub record: Option<PathBuf>,
 }
 
 /// Runs the gateway until `shutdown` is cancelled.
@@ -61,6 +65,13 @@ pub async fn run(
 
     let model_options = ModelOptions::for_config(raw);
     let hall = Hall::new(&cfg, model_options, opts.clock.speed());
+    let recorder = match &opts.record {
+        Some(path) => Some(
+            replay::Recorder::create(path, cfg.calendar.tz())
+                .with_context(|| format!("opening recording file {}", path.display()))?,
+        ),
+        None => None,
+    };
     let channels = HubChannels::new(raw.ingest.queue_len, raw.http.live_buffer);
     let handle = channels.handle.clone();
     let inbound_tx = channels.inbound_tx.clone();
@@ -73,6 +84,7 @@ pub async fn run(
         IngestSettings {
             topic_prefix: prefix.clone(),
             max_payload_bytes: raw.ingest.max_payload_bytes,
+            recorder,
         },
         telemetry.clone(),
         shutdown.clone(),

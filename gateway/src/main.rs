@@ -30,6 +30,21 @@ enum Command {
         /// The hall config file.
         file: PathBuf,
     },
+    /// Feed recorded messages (JSON lines) through the hall model on a virtual clock; print changes and alerts.
+    Replay {
+        /// The hall config file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The recording: one `{"at", "topic", "payload"}` object per line.
+        #[arg(long)]
+        events: PathBuf,
+        /// What to print.
+        #[arg(long, value_enum, default_value = "all")]
+        output: hall_gateway::replay::ReplayOutput,
+        /// Seconds after the first message during which no alert is raised (as after a gateway start).
+        #[arg(long, default_value_t = 0)]
+        grace_secs: u64,
+    },
 }
 
 #[derive(clap::Args)]
@@ -58,6 +73,9 @@ struct RunArgs {
     /// Real Unix time (ms) at which the virtual clock reads `--clock-start`; share it with hall-sim.
     #[arg(long)]
     clock_anchor_unix_ms: Option<i64>,
+    /// Append every ingested message to this file, in the format `replay` reads.
+    #[arg(long)]
+    record: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -65,6 +83,18 @@ fn main() -> ExitCode {
     init_tracing();
     match cli.command {
         Command::CheckConfig { file } => check_config(&file),
+        Command::Replay {
+            config,
+            events,
+            output,
+            grace_secs,
+        } => match replay(&config, &events, output, grace_secs) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("hall-gateway replay: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Run(args) => match run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
@@ -113,6 +143,39 @@ fn check_config(file: &std::path::Path) -> ExitCode {
     }
 }
 
+fn replay(
+    config: &std::path::Path,
+    events: &std::path::Path,
+    output: hall_gateway::replay::ReplayOutput,
+    grace_secs: u64,
+) -> anyhow::Result<()> {
+    let cfg = config::load(config)?;
+    let file =
+        std::fs::File::open(events).with_context(|| format!("opening {}", events.display()))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let stats = hall_gateway::replay::replay(
+        &cfg,
+        std::io::BufReader::new(file),
+        output,
+        std::time::Duration::from_secs(grace_secs),
+        &mut out,
+        &mut std::io::stderr(),
+    )?;
+    std::io::Write::flush(&mut out)?;
+    eprintln!(
+        "replayed {} messages ({} rejected, {} bad lines)",
+        stats.messages, stats.rejected, stats.bad_lines
+    );
+    anyhow::ensure!(
+        stats.bad_lines == 0,
+        "{} lines of {} are not records",
+        stats.bad_lines,
+        events.display()
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut cfg = config::load(&args.config)?;
@@ -147,6 +210,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             http,
             clock,
             dashboard_dir,
+            record: args.record,
         },
         shutdown,
     )
