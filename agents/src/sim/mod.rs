@@ -1,8 +1,11 @@
 //! `hall-sim`: plays a whole hall over real MQTT. It reads the same hall configuration as the gateway and runs every
 //! configured device as a simulated agent, driven by a pure [`script::Script`] on a virtual [`clock::SimClock`].
 
+pub mod calendar;
 pub mod clock;
 pub mod mqtt;
+pub mod plan;
+pub mod queue;
 pub mod script;
 
 use std::future::Future;
@@ -15,7 +18,7 @@ use chrono::{DateTime, Utc};
 use hall_protocol::config::HallConfig;
 
 use self::clock::SimClock;
-use self::mqtt::{BrokerTarget, Fleet};
+use self::mqtt::{BrokerTarget, Fleet, FleetIds};
 use self::script::Script;
 
 /// Command line of `hall-sim`.
@@ -47,6 +50,13 @@ pub struct SimArgs {
     /// Seed of the random script; the same seed and clock replay the same day.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Base URL of the gateway (`http://HOST:PORT`); when given, the simulated day's leave is registered there
+    /// once at start (`POST /api/v1/leave`), as the duty leader would enter it.
+    #[arg(long, value_name = "URL")]
+    pub gateway: Option<String>,
+    /// Bearer token for `--gateway`; default the HALLWATCH_API_TOKEN environment variable.
+    #[arg(long, value_name = "TOKEN")]
+    pub gateway_token: Option<String>,
     /// Above this many devices, all devices share one MQTT connection (no per-device last wills).
     #[arg(long, default_value_t = 200)]
     pub max_connections: usize,
@@ -86,7 +96,7 @@ pub async fn run(
     });
     let broker = broker_target(&hall, &args)?;
     let seed = args.seed.unwrap_or_else(rand::random);
-    let mut script = Script::new(&hall, seed);
+    let mut script = Script::new(&hall, seed)?;
     let per_device = script.n_devices() <= args.max_connections;
     tracing::info!(
         hall_id = %hall.hall.id,
@@ -106,12 +116,33 @@ pub async fn run(
     let window_ids = (0..hall.windows.len())
         .map(|i| script.window_id(i).to_owned())
         .collect();
+    if let Some(gateway) = &args.gateway {
+        let token = args
+            .gateway_token
+            .clone()
+            .or_else(|| std::env::var("HALLWATCH_API_TOKEN").ok());
+        match script.leave(clock.now()) {
+            Some(leave) => register_leave(gateway, token.as_deref(), &leave).await,
+            None => tracing::info!("no leave to register: the hall has no window with a B post"),
+        }
+    }
+    let dispenser_id = hall
+        .devices
+        .iter()
+        .find(|d| d.kind == hall_protocol::config::DeviceKind::QueueDispenser)
+        .map(|d| d.id.clone());
+    if dispenser_id.is_none() {
+        tracing::warn!("the hall has no queue_dispenser device; no tickets are simulated");
+    }
     let mut fleet = Fleet::new(
         hall.topic_prefix(),
         broker,
         clock.clone(),
-        device_ids,
-        window_ids,
+        FleetIds {
+            device_ids,
+            window_ids,
+            dispenser_id,
+        },
         per_device,
         &hall.hall.id,
     );
@@ -138,6 +169,65 @@ pub async fn run(
     }
     fleet.shutdown().await;
     Ok(())
+}
+
+/// The leave register entry the simulator posts (POST-5).
+#[derive(Debug, serde::Serialize)]
+struct LeaveRequest<'a> {
+    staff_id: &'a str,
+    kind: &'a str,
+    start: String,
+    end: String,
+    approver: &'a str,
+    substitute: &'a str,
+    note: &'a str,
+    created_by: &'a str,
+}
+
+/// Registers the simulated day's leave with the gateway. Never fatal: a gateway without the endpoint (404) or
+/// out of reach only costs the leave entry, and says so.
+async fn register_leave(gateway: &str, token: Option<&str>, leave: &self::plan::Leave) {
+    let url = format!("{}/api/v1/leave", gateway.trim_end_matches('/'));
+    let body = LeaveRequest {
+        staff_id: &leave.staff_id,
+        kind: "sick",
+        start: leave.start.to_rfc3339(),
+        end: leave.end.to_rfc3339(),
+        approver: "科室负责人",
+        substitute: &leave.substitute,
+        note: "病假一天，B岗顶岗",
+        created_by: "hall-sim",
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build();
+    let client = match client {
+        Ok(c) => c,
+        Err(error) => {
+            tracing::warn!(%error, "cannot build an HTTP client; leave not registered");
+            return;
+        }
+    };
+    let mut request = client.post(&url).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    match request.send().await {
+        Ok(resp) if resp.status().is_success() => {
+            tracing::info!(staff_id = %leave.staff_id, substitute = %leave.substitute, start = %body.start, end = %body.end, "leave registered with the gateway");
+        }
+        Ok(resp) if resp.status() == reqwest::StatusCode::NOT_FOUND => {
+            tracing::warn!(%url, "the gateway has no leave register endpoint (404); leave not registered");
+        }
+        Ok(resp) => {
+            let status = resp.status();
+            let text = resp.text().await.unwrap_or_default();
+            tracing::warn!(%url, %status, body = %text.chars().take(300).collect::<String>(), "the gateway refused the leave entry");
+        }
+        Err(error) => {
+            tracing::warn!(%url, %error, "cannot reach the gateway; leave not registered")
+        }
+    }
 }
 
 fn broker_target(hall: &HallConfig, args: &SimArgs) -> anyhow::Result<BrokerTarget> {

@@ -32,6 +32,17 @@ pub struct BrokerTarget {
     pub password: Option<String>,
 }
 
+/// The ids the script's indexes stand for.
+#[derive(Debug, Clone)]
+pub struct FleetIds {
+    /// Device ids by device index.
+    pub device_ids: Vec<String>,
+    /// Window ids by window index.
+    pub window_ids: Vec<String>,
+    /// Where ticket events are published: the first queue dispenser of the hall.
+    pub dispenser_id: Option<String>,
+}
+
 /// One MQTT connection driven by its own task.
 struct Conn {
     client: AsyncClient,
@@ -57,6 +68,8 @@ pub struct Fleet {
     control: Conn,
     device_ids: Vec<String>,
     window_ids: Vec<String>,
+    /// Where ticket events are published: the first queue dispenser of the hall.
+    dispenser_id: Option<String>,
     /// Publishes dropped because a connection's request queue was full (the broker is slower than the script).
     pub dropped: Arc<AtomicU64>,
 }
@@ -67,11 +80,15 @@ impl Fleet {
         prefix: String,
         broker: BrokerTarget,
         clock: Arc<SimClock>,
-        device_ids: Vec<String>,
-        window_ids: Vec<String>,
+        ids: FleetIds,
         per_device: bool,
         hall_id: &str,
     ) -> Fleet {
+        let FleetIds {
+            device_ids,
+            window_ids,
+            dispenser_id,
+        } = ids;
         let client_id = link::client_id("hall-sim-", hall_id);
         let options = options(&broker, client_id);
         let control = spawn_conn(options, None);
@@ -85,6 +102,7 @@ impl Fleet {
             control,
             device_ids,
             window_ids,
+            dispenser_id,
             dropped: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -128,6 +146,51 @@ impl Fleet {
                     QoS::AtLeastOnce,
                     false,
                     link::to_json(&event),
+                );
+            }
+            Action::Offline { device, boot_id } => self.offline(device, boot_id),
+            Action::Ticket { event } => {
+                let Some(dispenser_id) = self.dispenser_id.clone() else {
+                    return;
+                };
+                tracing::debug!(ticket = %event.ticket, action = ?event.action, window_id = event.window_id.as_deref().unwrap_or(""), "ticket");
+                let topic = Topic::QueueTicket { dispenser_id }.to_topic(&self.prefix);
+                publish(
+                    &self.control.client,
+                    &self.dropped,
+                    topic,
+                    QoS::AtLeastOnce,
+                    false,
+                    link::to_json(&event),
+                );
+            }
+            Action::Rating { window, event } => {
+                tracing::debug!(window_id = %self.window_ids[window], level = ?event.level, "rating");
+                let topic = Topic::Rating {
+                    window_id: self.window_ids[window].clone(),
+                }
+                .to_topic(&self.prefix);
+                publish(
+                    &self.control.client,
+                    &self.dropped,
+                    topic,
+                    QoS::AtLeastOnce,
+                    false,
+                    link::to_json(&event),
+                );
+            }
+            Action::Punch { terminal, punch } => {
+                let topic = Topic::Attendance {
+                    terminal_id: self.device_ids[terminal].clone(),
+                }
+                .to_topic(&self.prefix);
+                publish(
+                    &self.control.client,
+                    &self.dropped,
+                    topic,
+                    QoS::AtLeastOnce,
+                    false,
+                    link::to_json(&punch),
                 );
             }
             Action::Presence { window, presence } => {
@@ -178,6 +241,40 @@ impl Fleet {
             Some((status_topic, boot_id.clone(), self.clock.clone())),
         );
         self.links.insert(device, DeviceLink { conn, boot_id });
+    }
+
+    /// A clean switch-off: retained `offline` on the device's own link, then DISCONNECT (so no will fires).
+    fn offline(&mut self, device: usize, boot_id: String) {
+        let id = &self.device_ids[device];
+        let topic = link::status_topic(&self.prefix, id);
+        let payload = link::to_json(&link::offline(
+            &boot_id,
+            Some(self.clock.now()),
+            link::REASON_SHUTDOWN,
+        ));
+        tracing::debug!(device_id = %id, %boot_id, "device switched off");
+        self.boots.insert(device, boot_id);
+        match self.links.remove(&device) {
+            Some(old) => {
+                publish(
+                    &old.conn.client,
+                    &self.dropped,
+                    topic,
+                    QoS::AtLeastOnce,
+                    true,
+                    payload,
+                );
+                let _ = old.conn.client.try_disconnect();
+            }
+            None => publish(
+                &self.control.client,
+                &self.dropped,
+                topic,
+                QoS::AtLeastOnce,
+                true,
+                payload,
+            ),
+        }
     }
 
     fn publish_for(&self, device: usize, topic: String, qos: QoS, retain: bool, payload: Vec<u8>) {
