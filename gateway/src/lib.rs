@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod journal;
 pub mod model;
 pub mod replay;
+pub mod sinks;
 pub mod sources;
 pub mod telemetry;
 

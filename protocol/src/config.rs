@@ -46,6 +46,9 @@ pub struct HallConfig {
     /// Service windows with their A and B posts.
     #[serde(default)]
     pub windows: Vec<WindowConfig>,
+    /// Where metrics go; without this section history is kept in memory only.
+    #[serde(default)]
+    pub influxdb: Option<InfluxConfig>,
 }
 
 /// Identity of the hall.
@@ -484,6 +487,142 @@ pub struct WindowConfig {
     pub services: Vec<String>,
 }
 
+/// Which InfluxDB write API the metrics sink speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InfluxApi {
+    /// `/api/v2/write` with org, bucket and token (InfluxDB 2 and 3, and compatible servers).
+    #[default]
+    V2,
+    /// `/write` with database, retention policy, username and password (InfluxDB 1.x).
+    V1,
+}
+
+/// What the metrics sink does when its disk spool is full.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpoolFullPolicy {
+    /// Stop taking metrics: the in-memory queue fills and senders wait (or are refused and counted).
+    Block,
+    /// Delete the oldest spool segment and count its lines as dropped.
+    #[default]
+    DropOldest,
+}
+
+/// The `[influxdb]` section: where and how metrics are written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InfluxConfig {
+    /// Base URL of the server, e.g. `http://127.0.0.1:8086`.
+    pub url: String,
+    /// Write API: `v2` (default) or `v1`.
+    #[serde(default)]
+    pub api: InfluxApi,
+    /// Organisation (v2 API).
+    #[serde(default)]
+    pub org: Option<String>,
+    /// Bucket (v2 API).
+    #[serde(default)]
+    pub bucket: Option<String>,
+    /// API token (v2 API); prefer the `HALLWATCH_INFLUX_TOKEN` environment variable, which wins over this.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Database (v1 API).
+    #[serde(default)]
+    pub database: Option<String>,
+    /// Retention policy (v1 API); the database's default when absent.
+    #[serde(default)]
+    pub retention_policy: Option<String>,
+    /// Username (v1 API), if the server requires authentication.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Password (v1 API); prefer the `HALLWATCH_INFLUX_PASSWORD` environment variable, which wins over this.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Most lines in one write request.
+    #[serde(default = "default_max_batch_lines")]
+    pub max_batch_lines: usize,
+    /// Longest time a line waits in memory before its batch is sent, in milliseconds.
+    #[serde(default = "default_flush_interval_ms")]
+    pub flush_interval_ms: u64,
+    /// Compress write requests with gzip.
+    #[serde(default = "default_true")]
+    pub gzip: bool,
+    /// Lines queued in memory between the gateway and the sink.
+    #[serde(default = "default_queue_lines")]
+    pub queue_lines: usize,
+    /// Upper bound of the disk spool (under the data directory) used while the server is unreachable.
+    #[serde(default = "default_spool_max_bytes")]
+    pub spool_max_bytes: u64,
+    /// Size at which a spool segment file is closed and a new one started.
+    #[serde(default = "default_spool_segment_bytes")]
+    pub spool_segment_bytes: u64,
+    /// What to do when the spool is full: `block` or `drop_oldest` (default).
+    #[serde(default)]
+    pub spool_full_policy: SpoolFullPolicy,
+    /// Upper bound of the quarantine file of lines the server rejected; further rejected lines are dropped and counted.
+    #[serde(default = "default_quarantine_max_bytes")]
+    pub quarantine_max_bytes: u64,
+    /// Timeout of one write request, in seconds.
+    #[serde(default = "default_request_timeout_secs")]
+    pub request_timeout_secs: u64,
+    /// Longest wait between two attempts of a failing write, in seconds (the exponential backoff's cap).
+    #[serde(default = "default_max_retry_secs")]
+    pub max_retry_secs: u64,
+}
+
+impl InfluxConfig {
+    /// A config for `url` with every optional setting at its default.
+    pub fn new(url: impl Into<String>, api: InfluxApi) -> Self {
+        InfluxConfig {
+            url: url.into(),
+            api,
+            org: None,
+            bucket: None,
+            token: None,
+            database: None,
+            retention_policy: None,
+            username: None,
+            password: None,
+            max_batch_lines: default_max_batch_lines(),
+            flush_interval_ms: default_flush_interval_ms(),
+            gzip: true,
+            queue_lines: default_queue_lines(),
+            spool_max_bytes: default_spool_max_bytes(),
+            spool_segment_bytes: default_spool_segment_bytes(),
+            spool_full_policy: SpoolFullPolicy::default(),
+            quarantine_max_bytes: default_quarantine_max_bytes(),
+            request_timeout_secs: default_request_timeout_secs(),
+            max_retry_secs: default_max_retry_secs(),
+        }
+    }
+}
+
+fn default_max_batch_lines() -> usize {
+    5000
+}
+fn default_flush_interval_ms() -> u64 {
+    1000
+}
+fn default_queue_lines() -> usize {
+    50_000
+}
+fn default_spool_max_bytes() -> u64 {
+    256 * 1024 * 1024
+}
+fn default_spool_segment_bytes() -> u64 {
+    8 * 1024 * 1024
+}
+fn default_quarantine_max_bytes() -> u64 {
+    64 * 1024 * 1024
+}
+fn default_request_timeout_secs() -> u64 {
+    10
+}
+fn default_max_retry_secs() -> u64 {
+    30
+}
+
 fn default_true() -> bool {
     true
 }
@@ -570,6 +709,21 @@ mod tests {
         assert_eq!(cfg.heartbeat_interval_secs(&cfg.devices[0]), 10);
         assert_eq!(cfg.missed_heartbeats(&cfg.devices[0]), 3);
         assert_eq!(cfg.calendar.timezone, "Asia/Shanghai");
+        assert!(cfg.influxdb.is_none());
+    }
+
+    #[test]
+    fn influxdb_section_parses_with_defaults() {
+        let cfg: HallConfig = toml_like(
+            r#"{"hall":{"id":"h1"},"influxdb":{"url":"http://127.0.0.1:8086","api":"v1","database":"hall",
+                "spool_full_policy":"block"}}"#,
+        );
+        let influx = cfg.influxdb.unwrap();
+        assert_eq!(influx.api, InfluxApi::V1);
+        assert_eq!(influx.max_batch_lines, 5000);
+        assert_eq!(influx.flush_interval_ms, 1000);
+        assert!(influx.gzip);
+        assert_eq!(influx.spool_full_policy, SpoolFullPolicy::Block);
     }
 
     fn toml_like(json: &str) -> HallConfig {

@@ -1,0 +1,3 @@
+//! Components that send the hall's data out of the gateway. One folder per destination.
+
+pub mod influxdb;
