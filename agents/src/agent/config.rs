@@ -1,6 +1,8 @@
 //! The agent's configuration file (`config/agent.example.toml`): which broker, which device, how often to
-//! heartbeat, and which peripheral checks to run.
+//! heartbeat, which peripheral checks to run, and the intranet-compliance probes (internet reachability, removable
+//! media).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
@@ -27,9 +29,41 @@ pub struct AgentConfig {
     /// The MQTT broker.
     #[serde(default)]
     pub broker: AgentBrokerConfig,
-    /// Peripheral checks, run every heartbeat; results go into the heartbeat's `checks.peripherals`.
+    /// Peripheral checks, run every heartbeat; results go into the heartbeat's `checks.peripherals`, and a check
+    /// that starts or stops failing publishes one `fault_raised` / `fault_cleared` event (DEV-2).
     #[serde(default)]
     pub checks: Vec<CheckConfig>,
+    /// Internet-reachability probe for intranet machines (DEV-4); off when absent.
+    #[serde(default)]
+    pub internet_probe: Option<InternetProbeConfig>,
+    /// Removable-media report (DEV-5).
+    #[serde(default)]
+    pub media: MediaConfig,
+}
+
+/// The internet-reachability probe: a TCP connect to each target; the machine reaches the internet if any
+/// connects. The result goes into every heartbeat's `checks.internet_reachable`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InternetProbeConfig {
+    /// `host:port` targets on the internet, e.g. `223.5.5.5:53` (a public DNS server), `example.com:443`.
+    pub targets: Vec<String>,
+    /// How long one connect may take before it counts as unreachable.
+    #[serde(default = "default_probe_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Seconds between probes; at least 60, so the probe never looks like traffic of its own.
+    #[serde(default = "default_probe_interval_secs")]
+    pub interval_secs: u64,
+}
+
+/// Removable-media reporting.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Report mounted removable storage (serial, label, mount point) in every heartbeat's
+    /// `checks.removable_media`. Linux reads sysfs and `/dev/disk/by-id`; other systems report nothing.
+    #[serde(default)]
+    pub enabled: bool,
 }
 
 /// How the agent reaches the MQTT broker.
@@ -81,8 +115,13 @@ pub struct CheckConfig {
     pub name: String,
     /// Shell command (`sh -c` on Unix, `cmd /C` on Windows); exit status 0 means the peripheral is fine.
     pub command: String,
-    /// Fault code reported while the check fails, e.g. `printer_paper_out` (DEV-2).
+    /// Fault code reported while the check fails, e.g. `printer_offline` (DEV-2); used for every failure that
+    /// `exit_codes` does not name, including a timeout or a command that cannot start.
     pub fault_code: String,
+    /// Fault codes by exit status, e.g. `{ 1 = "printer_paper_low", 2 = "printer_paper_out", 3 = "printer_jam" }`,
+    /// for a check command that tells several faults apart.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub exit_codes: BTreeMap<String, String>,
     /// Severity of that fault.
     #[serde(default)]
     pub severity: Severity,
@@ -90,6 +129,22 @@ pub struct CheckConfig {
     #[serde(default = "default_check_timeout_secs")]
     pub timeout_secs: u64,
 }
+
+impl CheckConfig {
+    /// The fault code for a failed run: the one `exit_codes` names for `exit_status`, else `fault_code`.
+    pub fn fault_code_for(&self, exit_status: Option<i32>) -> &str {
+        exit_status
+            .and_then(|c| {
+                self.exit_codes
+                    .iter()
+                    .find(|(k, _)| k.parse::<i32>().ok() == Some(c))
+            })
+            .map_or(self.fault_code.as_str(), |(_, v)| v.as_str())
+    }
+}
+
+/// The internet probe never runs more often than this (issue: "never more than one probe a minute").
+pub const MIN_PROBE_INTERVAL_SECS: u64 = 60;
 
 impl AgentConfig {
     /// Reads and parses a config file.
@@ -131,6 +186,35 @@ impl AgentConfig {
             anyhow::ensure!(
                 check.timeout_secs >= 1,
                 "checks[{i}].timeout_secs: must be at least 1"
+            );
+            for key in check.exit_codes.keys() {
+                anyhow::ensure!(
+                    key.parse::<i32>().is_ok_and(|c| c != 0),
+                    "checks[{i}].exit_codes: {key:?} is not a non-zero exit status"
+                );
+            }
+        }
+        if let Some(probe) = &self.internet_probe {
+            anyhow::ensure!(
+                !probe.targets.is_empty(),
+                "internet_probe.targets: must name at least one host:port"
+            );
+            for (i, target) in probe.targets.iter().enumerate() {
+                let port = target.rsplit_once(':').map(|(_, p)| p.parse::<u16>());
+                anyhow::ensure!(
+                    matches!(port, Some(Ok(_))),
+                    "internet_probe.targets[{i}]: expected host:port, got {target:?}"
+                );
+            }
+            anyhow::ensure!(
+                probe.interval_secs >= MIN_PROBE_INTERVAL_SECS,
+                "internet_probe.interval_secs: must be at least {MIN_PROBE_INTERVAL_SECS}, got {}",
+                probe.interval_secs
+            );
+            anyhow::ensure!(
+                (1..=30_000).contains(&probe.timeout_ms),
+                "internet_probe.timeout_ms: must be between 1 and 30000, got {}",
+                probe.timeout_ms
             );
         }
         Ok(())
@@ -177,6 +261,12 @@ fn default_max_backoff_secs() -> u64 {
 fn default_check_timeout_secs() -> u64 {
     5
 }
+fn default_probe_timeout_ms() -> u64 {
+    1500
+}
+fn default_probe_interval_secs() -> u64 {
+    60
+}
 
 #[cfg(test)]
 mod tests {
@@ -199,6 +289,59 @@ mod tests {
             toml::from_str::<AgentConfig>("hall_id = \"h1\"\ndevice_id = \"d\"\nheartbeat = 3\n")
                 .unwrap_err();
         assert!(err.to_string().contains("heartbeat"), "{err}");
+    }
+
+    #[test]
+    fn exit_codes_map_to_fault_codes_and_probe_interval_is_at_least_a_minute() {
+        let cfg: AgentConfig = toml::from_str(
+            r#"hall_id = "h1"
+device_id = "d"
+[[checks]]
+name = "printer"
+command = "true"
+fault_code = "printer_error"
+exit_codes = { 1 = "printer_paper_low", 2 = "printer_paper_out", 3 = "printer_jam" }
+[internet_probe]
+targets = ["223.5.5.5:53", "example.com:443"]
+[media]
+enabled = true
+"#,
+        )
+        .unwrap();
+        cfg.validate().unwrap();
+        let check = &cfg.checks[0];
+        assert_eq!(check.fault_code_for(Some(2)), "printer_paper_out");
+        assert_eq!(check.fault_code_for(Some(9)), "printer_error");
+        assert_eq!(check.fault_code_for(None), "printer_error");
+        let probe = cfg.internet_probe.clone().unwrap();
+        assert_eq!((probe.timeout_ms, probe.interval_secs), (1500, 60));
+        assert!(cfg.media.enabled);
+
+        let mut fast = cfg.clone();
+        fast.internet_probe.as_mut().unwrap().interval_secs = 59;
+        assert!(
+            fast.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("interval_secs")
+        );
+        let mut bad = cfg;
+        bad.checks[0].exit_codes.insert("x".into(), "y".into());
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("exit_codes")
+        );
+    }
+
+    #[test]
+    fn the_example_config_parses_and_validates() {
+        let cfg: AgentConfig =
+            toml::from_str(include_str!("../../../config/agent.example.toml")).unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.checks[0].fault_code_for(Some(3)), "printer_jam");
+        assert!(cfg.internet_probe.is_some() && cfg.media.enabled);
     }
 
     #[test]

@@ -13,7 +13,9 @@
 
 pub mod checks;
 pub mod config;
+pub mod media;
 pub mod metrics;
+pub mod probe;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -71,11 +73,17 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> any
     let (client, mut eventloop) = AsyncClient::new(options, REQUEST_CHANNEL_CAPACITY);
 
     let (boot_tx, boot_rx) = watch::channel::<Option<String>>(None);
+    let event_topic = Topic::DeviceEvent {
+        device_id: config.device_id.clone(),
+    }
+    .to_topic(&prefix);
     let heartbeats = tokio::spawn(heartbeat_loop(
         client.clone(),
-        heartbeat_topic,
-        config.heartbeat_interval_secs,
-        config.checks.clone(),
+        HeartbeatTopics {
+            heartbeat: heartbeat_topic,
+            event: event_topic,
+        },
+        config.clone(),
         boot_rx,
     ));
 
@@ -243,21 +251,30 @@ impl StatusLink {
     }
 }
 
+struct HeartbeatTopics {
+    heartbeat: String,
+    event: String,
+}
+
 /// Publishes heartbeats while connected: one right after each (re)connection, then every interval. Sequence numbers
-/// restart at 1 with each `boot_id`.
+/// restart at 1 with each `boot_id`. Each heartbeat runs the peripheral checks and publishes a fault event for each
+/// check that started or stopped failing; the internet probe runs at most every `interval_secs`, and the media
+/// scan every heartbeat when enabled.
 async fn heartbeat_loop(
     client: AsyncClient,
-    topic: String,
-    interval_secs: u64,
-    checks: Vec<config::CheckConfig>,
+    topics: HeartbeatTopics,
+    config: AgentConfig,
     mut boot_rx: watch::Receiver<Option<String>>,
 ) {
     let started = Instant::now();
     let mut host = metrics::HostMetrics::new();
-    let mut ticker = tokio::time::interval(Duration::from_secs(interval_secs));
+    let mut ticker = tokio::time::interval(Duration::from_secs(config.heartbeat_interval_secs));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_boot: Option<String> = None;
     let mut seq: u64 = 0;
+    let mut faults = checks::FaultTracker::new(config.checks.len());
+    let mut internet: Option<bool> = None;
+    let mut last_probe: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -276,11 +293,47 @@ async fn heartbeat_loop(
             last_boot = Some(boot_id.clone());
             seq = 0;
         }
-        let peripherals = checks::run_all(&checks).await;
+        let outcomes = checks::run_all(&config.checks).await;
+        if let Some(probe) = &config.internet_probe
+            && last_probe.is_none_or(|t| t.elapsed() >= Duration::from_secs(probe.interval_secs))
+        {
+            last_probe = Some(Instant::now());
+            let reachable =
+                probe::internet_reachable(&probe.targets, Duration::from_millis(probe.timeout_ms))
+                    .await;
+            if reachable && internet != Some(true) {
+                tracing::warn!(targets = ?probe.targets, "this intranet machine reaches the internet");
+            }
+            internet = Some(reachable);
+        }
+        let removable_media = if config.media.enabled {
+            tokio::task::spawn_blocking(media::mounted_removable_media)
+                .await
+                .ok()
+        } else {
+            None
+        };
         let metrics = host.sample();
-        // The link may have dropped while the checks ran; a heartbeat for a gone connection is skipped.
+        // The link may have dropped while the checks ran; a heartbeat for a gone connection is skipped, and the
+        // check results wait for the next round so that no fault event is lost with it.
         if boot_rx.borrow().as_deref() != Some(boot_id.as_str()) {
             continue;
+        }
+        let (peripherals, events) = faults.update(&config.checks, &outcomes, now());
+        for event in events {
+            tracing::info!(kind = ?event.kind, code = %event.code, message = %event.message, "fault event");
+            if let Err(error) = client
+                .publish(
+                    topics.event.clone(),
+                    QoS::AtLeastOnce,
+                    false,
+                    link::to_json(&event),
+                )
+                .await
+            {
+                tracing::warn!(%error, "cannot queue fault event");
+                return;
+            }
         }
         seq += 1;
         let heartbeat = Heartbeat {
@@ -291,14 +344,14 @@ async fn heartbeat_loop(
             uptime_secs: started.elapsed().as_secs(),
             metrics,
             checks: Checks {
-                internet_reachable: None,
+                internet_reachable: internet,
                 peripherals,
-                removable_media: None,
+                removable_media,
             },
         };
         if let Err(error) = client
             .publish(
-                topic.clone(),
+                topics.heartbeat.clone(),
                 QoS::AtMostOnce,
                 false,
                 link::to_json(&heartbeat),
