@@ -176,6 +176,8 @@ impl Store {
                 }
             }
             Change::Clock(clock) => self.set_clock(clock, now_ms),
+            // Queues and satisfaction are shown by the views that need them (wall, duty).
+            Change::Queue(_) | Change::Satisfaction(_) => {}
         }
     }
 

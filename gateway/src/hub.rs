@@ -319,6 +319,8 @@ fn coalesce(changes: Vec<Change>) -> Vec<Change> {
             Change::Window(w) => (1, w.id.clone()),
             Change::Alert(a) => (2, a.id.to_string()),
             Change::Clock(_) => (3, String::new()),
+            Change::Queue(q) => (4, q.service.clone()),
+            Change::Satisfaction(_) => (5, String::new()),
         }
     };
     let mut last: HashMap<(u8, String), usize> = HashMap::with_capacity(changes.len());

@@ -256,6 +256,100 @@ pub struct Snapshot {
     pub windows: Vec<WindowView>,
     #[serde(default)]
     pub alerts: Vec<AlertView>,
+    /// Queue KPIs per service type.
+    #[serde(default)]
+    pub queues: Vec<QueueView>,
+    /// Today's satisfaction (RAT-1).
+    #[serde(default)]
+    pub satisfaction: Option<SatisfactionView>,
+}
+
+/// Queue KPIs of one service type, `GET /api/v1/queues`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueView {
+    /// Service type id.
+    pub service: String,
+    pub name: String,
+    /// Tickets issued and not yet called.
+    pub waiting: u32,
+    /// Wait of the longest-waiting ticket, in seconds.
+    pub longest_wait_secs: u64,
+    /// Average wait (issued → called) of tickets called in the last hour.
+    pub avg_wait_secs_1h: Option<u64>,
+    /// Average service time (called → served) of tickets served in the last hour.
+    pub avg_service_secs_1h: Option<u64>,
+    pub served_today: u32,
+    pub no_shows_today: u32,
+    /// Windows open for this service now (staffed during service).
+    pub open_windows: u32,
+    /// longest wait over the service level, or too many waiting per open window.
+    pub over_service_level: bool,
+    pub service_level_mins: u32,
+}
+
+/// Satisfaction (RAT-1): share of the top two of five levels.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SatisfactionView {
+    /// Ratings today.
+    pub ratings_today: u32,
+    /// Ratings in the top two levels today.
+    pub satisfied_today: u32,
+    /// Ratings 不满意 or 非常不满意 today.
+    pub bad_today: u32,
+    /// Services completed today (for coverage, RAT-3).
+    pub services_today: u32,
+    /// Per window: (window id, ratings, satisfied, services).
+    #[serde(default)]
+    pub windows: Vec<WindowSatisfaction>,
+}
+
+/// Satisfaction and rating coverage of one window today (RAT-1, RAT-3).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowSatisfaction {
+    pub window_id: String,
+    pub ratings: u32,
+    pub satisfied: u32,
+    pub services: u32,
+    /// Whether the window's rating pad is offline during service now (a coverage gap, RAT-3).
+    pub pad_offline: bool,
+}
+
+/// One sample of a device's history, downsampled to one minute (`GET /api/v1/devices/{id}/history`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceSample {
+    pub at: DateTime<Utc>,
+    pub state: DeviceState,
+    #[serde(default)]
+    pub cpu_pct: Option<f64>,
+    #[serde(default)]
+    pub mem_pct: Option<f64>,
+    #[serde(default)]
+    pub disk_pct: Option<f64>,
+    #[serde(default)]
+    pub temp_c: Option<f64>,
+}
+
+/// The last 24 h of a device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceHistory {
+    pub device_id: String,
+    pub samples: Vec<DeviceSample>,
+}
+
+/// One state change of a window (`GET /api/v1/windows/{id}/history`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowSample {
+    pub at: DateTime<Utc>,
+    pub state: WindowState,
+    #[serde(default)]
+    pub staff_id: Option<String>,
+}
+
+/// The last 24 h of a window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowHistory {
+    pub window_id: String,
+    pub samples: Vec<WindowSample>,
 }
 
 /// One change in a delta.
@@ -266,6 +360,8 @@ pub enum Change {
     Window(WindowView),
     Alert(AlertView),
     Clock(HallClock),
+    Queue(QueueView),
+    Satisfaction(SatisfactionView),
 }
 
 /// A message on the live WebSocket.
@@ -288,4 +384,162 @@ pub struct Health {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiError {
     pub error: String,
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Journal records: leave register (POST-5), window transitions (POST-1), audit trail (POST-6).
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Kind of leave in the leave register (POST-5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveKind {
+    /// 事假
+    Personal,
+    /// 病假
+    Sick,
+    /// 年休假
+    Annual,
+    /// 探亲假
+    FamilyVisit,
+    /// 婚假
+    Marriage,
+    /// 产假
+    Maternity,
+    /// 丧假
+    Bereavement,
+    /// 调休
+    Compensatory,
+}
+
+impl LeaveKind {
+    /// Every kind, in the order of the regulation.
+    pub const ALL: [LeaveKind; 8] = [
+        LeaveKind::Personal,
+        LeaveKind::Sick,
+        LeaveKind::Annual,
+        LeaveKind::FamilyVisit,
+        LeaveKind::Marriage,
+        LeaveKind::Maternity,
+        LeaveKind::Bereavement,
+        LeaveKind::Compensatory,
+    ];
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            LeaveKind::Personal => "事假",
+            LeaveKind::Sick => "病假",
+            LeaveKind::Annual => "年休假",
+            LeaveKind::FamilyVisit => "探亲假",
+            LeaveKind::Marriage => "婚假",
+            LeaveKind::Maternity => "产假",
+            LeaveKind::Bereavement => "丧假",
+            LeaveKind::Compensatory => "调休",
+        }
+    }
+
+    /// The serde name, e.g. `family_visit`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeaveKind::Personal => "personal",
+            LeaveKind::Sick => "sick",
+            LeaveKind::Annual => "annual",
+            LeaveKind::FamilyVisit => "family_visit",
+            LeaveKind::Marriage => "marriage",
+            LeaveKind::Maternity => "maternity",
+            LeaveKind::Bereavement => "bereavement",
+            LeaveKind::Compensatory => "compensatory",
+        }
+    }
+}
+
+/// `POST /api/v1/leave` body: a leave to enter in the register (POST-5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewLeave {
+    /// Who is on leave.
+    pub staff_id: String,
+    pub kind: LeaveKind,
+    /// First instant of the leave, RFC 3339 with the offset it was entered in.
+    pub start: DateTime<FixedOffset>,
+    /// End of the leave (exclusive), RFC 3339 with offset; after `start`.
+    pub end: DateTime<FixedOffset>,
+    /// Who approved it.
+    #[serde(default)]
+    pub approver: Option<String>,
+    /// Staff id of the person covering (usually the B post, POST-4); never the person on leave.
+    #[serde(default)]
+    pub substitute: Option<String>,
+    #[serde(default)]
+    pub note: String,
+    /// Who enters it in the register.
+    pub by: String,
+}
+
+/// `POST /api/v1/leave/{id}/return` body: the return from leave (销假).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReturnLeave {
+    /// Who records the return.
+    pub by: String,
+    /// When the person came back; the gateway's time when absent.
+    #[serde(default)]
+    pub at: Option<DateTime<FixedOffset>>,
+}
+
+/// One entry of the leave register (`GET /api/v1/leave`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaveEntry {
+    pub id: u64,
+    pub staff_id: String,
+    pub kind: LeaveKind,
+    pub start: DateTime<FixedOffset>,
+    pub end: DateTime<FixedOffset>,
+    #[serde(default)]
+    pub approver: Option<String>,
+    #[serde(default)]
+    pub substitute: Option<String>,
+    #[serde(default)]
+    pub note: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    /// The return (销假), once recorded.
+    #[serde(default)]
+    pub returned_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub returned_by: Option<String>,
+    /// Annual leave entered less than 3 working days before it starts (POST-5).
+    #[serde(default)]
+    pub late_notice: bool,
+}
+
+/// One change of a window's staffing state, as the journal keeps it (POST-1: hand-overs are the transitions whose
+/// staff changes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowTransition {
+    pub window_id: String,
+    pub state: WindowState,
+    /// Who is there (or who stepped away) after the transition.
+    #[serde(default)]
+    pub staff: Option<StaffRef>,
+    /// Reason of a reported step-away, or of the change.
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// One line of the audit trail (POST-6): who changed what, when, from what to what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Assigned by the journal; ignored when appending.
+    #[serde(default)]
+    pub id: u64,
+    pub at: DateTime<Utc>,
+    pub who: String,
+    /// What was done, e.g. `window.assign`, `leave.create`.
+    pub action: String,
+    /// What it was done to, e.g. `window:{id}`, `leave:{id}`.
+    pub subject: String,
+    #[serde(default)]
+    pub old: Option<serde_json::Value>,
+    #[serde(default)]
+    pub new: Option<serde_json::Value>,
 }

@@ -326,6 +326,8 @@ impl Hall {
             devices: self.devices(now),
             windows: self.window_views(),
             alerts: self.alerts.active().cloned().collect(),
+            queues: Vec::new(),
+            satisfaction: None,
         }
     }
 }
