@@ -5,6 +5,7 @@
 //! Both speak only the wire types of `hall-protocol`. The binaries in `src/bin/` are thin: they parse flags, set up
 //! logging and call [`agent::run`] or [`sim::run`].
 
+pub mod adapter;
 pub mod agent;
 pub mod link;
 pub mod shutdown;
