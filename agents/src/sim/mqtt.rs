@@ -70,6 +70,8 @@ pub struct Fleet {
     window_ids: Vec<String>,
     /// Where ticket events are published: the first queue dispenser of the hall.
     dispenser_id: Option<String>,
+    /// Devices switched off cleanly (not dropped), so switching on is not logged as a reboot.
+    switched_off: std::collections::HashSet<usize>,
     /// Publishes dropped because a connection's request queue was full (the broker is slower than the script).
     pub dropped: Arc<AtomicU64>,
 }
@@ -103,6 +105,7 @@ impl Fleet {
             device_ids,
             window_ids,
             dispenser_id,
+            switched_off: std::collections::HashSet::new(),
             dropped: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -215,7 +218,9 @@ impl Fleet {
         let id = self.device_ids[device].clone();
         let status_topic = link::status_topic(&self.prefix, &id);
         let online = link::to_json(&link::online(&boot_id, self.clock.now()));
-        if self.boots.contains_key(&device) {
+        if self.switched_off.remove(&device) {
+            tracing::debug!(device_id = %id, %boot_id, "device switched on");
+        } else if self.boots.contains_key(&device) {
             tracing::info!(device_id = %id, %boot_id, "device back with a new boot");
         }
         self.boots.insert(device, boot_id.clone());
@@ -253,6 +258,7 @@ impl Fleet {
             link::REASON_SHUTDOWN,
         ));
         tracing::debug!(device_id = %id, %boot_id, "device switched off");
+        self.switched_off.insert(device);
         self.boots.insert(device, boot_id);
         match self.links.remove(&device) {
             Some(old) => {
