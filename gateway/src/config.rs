@@ -220,6 +220,23 @@ pub fn check(raw: HallConfig) -> Result<CheckedConfig, Vec<ConfigProblem>> {
             }
         }
     }
+    // The media register (DEV-5): every medium is numbered and assigned to a known person.
+    duplicates(
+        raw.media.iter().map(|m| m.serial.as_str()),
+        "media",
+        &mut problem,
+    );
+    for (i, m) in raw.media.iter().enumerate() {
+        if m.serial.trim().is_empty() {
+            problem(format!("media[{i}].serial"), "must not be empty".into());
+        }
+        if !staff.contains_key(m.owner.as_str()) {
+            problem(
+                format!("media[{i}].owner"),
+                format!("unknown staff id {:?}", m.owner),
+            );
+        }
+    }
 
     let calendar = Calendar::from_config(&raw.calendar);
     if let Err(cal) = &calendar {

@@ -20,7 +20,8 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::{Clock, Now};
 use crate::ingest;
 use crate::model::alerts::AckError;
-use crate::model::{Hall, Refusal};
+use crate::model::{Hall, Input, Refusal};
+use crate::outputs::Outputs;
 use crate::telemetry::{RejectReason, Telemetry};
 
 /// How often coalesced changes are published.
@@ -50,11 +51,41 @@ pub enum Query {
     Device(String, oneshot::Sender<Option<DeviceView>>),
     Windows(oneshot::Sender<Vec<WindowView>>),
     Alerts(oneshot::Sender<Vec<AlertView>>),
+    Queues(oneshot::Sender<Vec<hall_protocol::api::QueueView>>),
+    DeviceHistory(String, oneshot::Sender<Option<hall_protocol::api::DeviceHistory>>),
+    WindowHistory(String, oneshot::Sender<Option<hall_protocol::api::WindowHistory>>),
+    /// DEV-6 maintenance marks.
+    SetMaintenance {
+        device_id: String,
+        request: hall_protocol::api::MaintenanceRequest,
+        reply: oneshot::Sender<Result<DeviceView, crate::model::MaintenanceError>>,
+    },
+    LiftMaintenance {
+        device_id: String,
+        reply: oneshot::Sender<Result<DeviceView, crate::model::MaintenanceError>>,
+    },
+    /// INS-1..3 inspection records.
+    Inspections(oneshot::Sender<Vec<hall_protocol::api::InspectionView>>),
+    InspectionExport(u64, oneshot::Sender<Option<InspectionExport>>),
+    SignInspection {
+        id: u64,
+        request: hall_protocol::api::SignRequest,
+        reply: oneshot::Sender<
+            Result<hall_protocol::api::InspectionView, crate::model::inspection::SignError>,
+        >,
+    },
     Ack {
         id: u64,
         request: AckRequest,
         reply: oneshot::Sender<Result<AlertView, AckError>>,
     },
+}
+
+/// An inspection record with the hall's name and time zone, for the CSV and print exports.
+pub struct InspectionExport {
+    pub record: hall_protocol::api::InspectionView,
+    pub hall_name: String,
+    pub tz: chrono_tz::Tz,
 }
 
 /// The hub's address, cloned into the API.
@@ -91,12 +122,65 @@ impl HubHandle {
     pub async fn alerts(&self) -> Result<Vec<AlertView>, HubGone> {
         self.ask(Query::Alerts).await
     }
+    /// Queue KPIs per service type.
+    pub async fn queues(&self) -> Result<Vec<hall_protocol::api::QueueView>, HubGone> {
+        self.ask(Query::Queues).await
+    }
+    /// The last 24 h of a device; `None` for an unknown device.
+    pub async fn device_history(&self, id: String) -> Result<Option<hall_protocol::api::DeviceHistory>, HubGone> {
+        self.ask(|tx| Query::DeviceHistory(id, tx)).await
+    }
+    /// The last 24 h of a window; `None` for an unknown window.
+    pub async fn window_history(&self, id: String) -> Result<Option<hall_protocol::api::WindowHistory>, HubGone> {
+        self.ask(|tx| Query::WindowHistory(id, tx)).await
+    }
     pub async fn ack(
         &self,
         id: u64,
         request: AckRequest,
     ) -> Result<Result<AlertView, AckError>, HubGone> {
         self.ask(|reply| Query::Ack { id, request, reply }).await
+    }
+    /// Marks a device under maintenance (DEV-6).
+    pub async fn set_maintenance(
+        &self,
+        device_id: String,
+        request: hall_protocol::api::MaintenanceRequest,
+    ) -> Result<Result<DeviceView, crate::model::MaintenanceError>, HubGone> {
+        self.ask(|reply| Query::SetMaintenance {
+            device_id,
+            request,
+            reply,
+        })
+        .await
+    }
+    /// Lifts a device's maintenance mark (DEV-6).
+    pub async fn lift_maintenance(
+        &self,
+        device_id: String,
+    ) -> Result<Result<DeviceView, crate::model::MaintenanceError>, HubGone> {
+        self.ask(|reply| Query::LiftMaintenance { device_id, reply })
+            .await
+    }
+    /// Every inspection record, oldest first (INS-2).
+    pub async fn inspections(&self) -> Result<Vec<hall_protocol::api::InspectionView>, HubGone> {
+        self.ask(Query::Inspections).await
+    }
+    /// One inspection record with what it takes to render it.
+    pub async fn inspection_export(&self, id: u64) -> Result<Option<InspectionExport>, HubGone> {
+        self.ask(|tx| Query::InspectionExport(id, tx)).await
+    }
+    /// Signs an inspection record off (INS-3).
+    pub async fn sign_inspection(
+        &self,
+        id: u64,
+        request: hall_protocol::api::SignRequest,
+    ) -> Result<
+        Result<hall_protocol::api::InspectionView, crate::model::inspection::SignError>,
+        HubGone,
+    > {
+        self.ask(|reply| Query::SignInspection { id, request, reply })
+            .await
     }
     /// Subscribes to published deltas. Subscribe *before* asking for the snapshot, then skip deltas whose `seq` the
     /// snapshot already covers.
@@ -111,6 +195,8 @@ pub struct IngestSettings {
     pub max_payload_bytes: usize,
     /// Where to record every ingested message, if anywhere.
     pub recorder: Option<crate::replay::Recorder>,
+    /// Where newly raised alerts are offered for webhook notification, if anywhere (never waited on).
+    pub notifier: Option<crate::sinks::webhook::AlertNotifier>,
 }
 
 /// Channels between the hub and the rest of the gateway.
@@ -144,6 +230,7 @@ pub async fn run(
     channels: HubChannels,
     clock: Arc<dyn Clock>,
     mut settings: IngestSettings,
+    outputs: Outputs,
     telemetry: Arc<Telemetry>,
     shutdown: CancellationToken,
 ) {
@@ -160,6 +247,8 @@ pub async fn run(
         pending: Vec::new(),
         live,
         telemetry,
+        outputs,
+        notifier: settings.notifier.take(),
     };
     let mut flush = tokio::time::interval(FLUSH_EVERY);
     let mut tick = tokio::time::interval(TICK_EVERY);
@@ -172,7 +261,7 @@ pub async fn run(
             Some(q) = queries_rx.recv() => hub.answer(&mut hall, q, clock.now()),
             _ = tick.tick() => hall.tick(clock.now(), &mut hub.pending),
             _ = flush.tick() => {
-                hub.flush();
+                hub.flush(clock.now());
                 flush_recorder(&mut settings);
             }
             Some(msg) = inbound_rx.recv() => {
@@ -187,7 +276,7 @@ pub async fn run(
             }
         }
     }
-    hub.flush();
+    hub.flush(clock.now());
     flush_recorder(&mut settings);
     tracing::debug!("hub stopped");
 }
@@ -206,6 +295,8 @@ struct Hub {
     pending: Vec<Change>,
     live: broadcast::Sender<Frame>,
     telemetry: Arc<Telemetry>,
+    outputs: Outputs,
+    notifier: Option<crate::sinks::webhook::AlertNotifier>,
 }
 
 impl Hub {
@@ -227,9 +318,16 @@ impl Hub {
             Ok(input) => input,
             Err(r) => return t.reject(r.reason, &r.source, &r.detail),
         };
+        let heartbeat = match &input {
+            Input::Heartbeat { device_id, payload } => Some((device_id.clone(), payload.clone())),
+            _ => None,
+        };
         match hall.apply(input, msg.received, &mut self.pending) {
             Ok(()) => {
                 t.messages_applied.fetch_add(1, Ordering::Relaxed);
+                if let Some((id, hb)) = heartbeat {
+                    self.outputs.on_heartbeat(&id, &hb, msg.received.wall);
+                }
             }
             Err(Refusal::UnknownDevice(id)) => t.reject(
                 RejectReason::UnknownDevice,
@@ -245,6 +343,11 @@ impl Hub {
                 RejectReason::StaleStatus,
                 &id,
                 &"offline status from an older boot after fresh heartbeats",
+            ),
+            Err(Refusal::UnknownService(id)) => t.reject(
+                RejectReason::UnknownService,
+                &id,
+                &"service type not in the hall config",
             ),
         }
     }
@@ -267,6 +370,50 @@ impl Hub {
             Query::Alerts(tx) => {
                 let _ = tx.send(hall.alerts.all().cloned().collect());
             }
+            Query::Queues(tx) => {
+                let _ = tx.send(hall.queue_views(now));
+            }
+            Query::DeviceHistory(id, tx) => {
+                let known = hall.device_view(&id, now).is_some();
+                let _ = tx.send(known.then(|| self.outputs.device_history(&id)));
+            }
+            Query::WindowHistory(id, tx) => {
+                let known = hall.windows.contains(&id);
+                let _ = tx.send(known.then(|| self.outputs.window_history(&id)));
+            }
+            Query::SetMaintenance {
+                device_id,
+                request,
+                reply,
+            } => {
+                let result = hall.set_maintenance(
+                    &device_id,
+                    &request.reason,
+                    &request.by,
+                    request.until,
+                    now,
+                    &mut self.pending,
+                );
+                let _ = reply.send(result);
+            }
+            Query::LiftMaintenance { device_id, reply } => {
+                let _ = reply.send(hall.lift_maintenance(&device_id, now, &mut self.pending));
+            }
+            Query::Inspections(tx) => {
+                let _ = tx.send(hall.inspections.all().to_vec());
+            }
+            Query::InspectionExport(id, tx) => {
+                let _ = tx.send(hall.inspections.get(id).map(|r| InspectionExport {
+                    record: r.clone(),
+                    hall_name: hall.hall_name.clone(),
+                    tz: hall.calendar().tz(),
+                }));
+            }
+            Query::SignInspection { id, request, reply } => {
+                let result =
+                    hall.sign_inspection(id, &request.by, &request.notes, now, &mut self.pending);
+                let _ = reply.send(result);
+            }
             Query::Ack { id, request, reply } => {
                 let result = hall.ack(id, &request.by, &request.note, now);
                 if let Ok(a) = &result {
@@ -278,11 +425,12 @@ impl Hub {
     }
 
     /// Publishes the pending changes as one delta, keeping only the latest change per subject.
-    fn flush(&mut self) {
+    fn flush(&mut self, now: Now) {
         if self.pending.is_empty() {
             return;
         }
         let changes = coalesce(std::mem::take(&mut self.pending));
+        self.outputs.on_changes(&changes, now.wall);
         let raised = changes
             .iter()
             .filter(|c| matches!(c, Change::Alert(a) if a.state == AlertState::Open))
@@ -290,6 +438,15 @@ impl Hub {
         self.telemetry
             .alerts_raised
             .fetch_add(raised as u64, Ordering::Relaxed);
+        if let Some(n) = &self.notifier {
+            for c in &changes {
+                if let Change::Alert(a) = c {
+                    if a.state == AlertState::Open {
+                        n.offer(a);
+                    }
+                }
+            }
+        }
         self.seq += 1;
         let msg = LiveMessage::Delta {
             seq: self.seq,

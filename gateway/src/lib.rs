@@ -8,10 +8,12 @@ pub mod api;
 pub mod broker;
 pub mod clock;
 pub mod config;
+pub mod history;
 pub mod hub;
 pub mod ingest;
 pub mod journal;
 pub mod model;
+pub mod outputs;
 pub mod replay;
 pub mod sinks;
 pub mod sources;
@@ -78,6 +80,18 @@ pub async fn run(
     let inbound_tx = channels.inbound_tx.clone();
 
     let mut tasks = tokio::task::JoinSet::new();
+    let data_dir = PathBuf::from(&raw.data.dir);
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    // The sink stops after the hub, so the hub's last points still reach it (and its spool).
+    let sink_shutdown = CancellationToken::new();
+    let sink = match &raw.influxdb {
+        Some(influx) => Some(
+            sinks::influxdb::InfluxSink::start(influx, &raw.hall.id, &data_dir, sink_shutdown.clone())
+                .context("starting the InfluxDB sink")?,
+        ),
+        None => None,
+    };
+    let outputs = outputs::Outputs::new(raw, sink.clone());
     tasks.spawn(hub::run(
         hall,
         channels,
@@ -86,7 +100,17 @@ pub async fn run(
             topic_prefix: prefix.clone(),
             max_payload_bytes: raw.ingest.max_payload_bytes,
             recorder,
+            notifier: (!raw.notify.is_empty()).then(|| {
+                sinks::webhook::spawn(
+                    raw.notify.clone(),
+                    1024,
+                    std::time::Duration::from_secs(60),
+                    Default::default(),
+                    shutdown.clone(),
+                )
+            }),
         },
+        outputs,
         telemetry.clone(),
         shutdown.clone(),
     ));
@@ -114,7 +138,14 @@ pub async fn run(
         hub: handle,
         telemetry: telemetry.clone(),
         started: Instant::now(),
-        extra_metrics: Arc::new(|_: &mut String| {}),
+        extra_metrics: {
+            let sink = sink.clone();
+            Arc::new(move |out: &mut String| {
+                if let Some(sink) = &sink {
+                    sink.render_prometheus(out);
+                }
+            })
+        },
     };
     let router = api::app(state, opts.dashboard_dir);
     let addr = opts.http.local_addr()?;
@@ -125,5 +156,9 @@ pub async fn run(
     server.await.context("HTTP server failed")?;
     shutdown.cancel();
     while tasks.join_next().await.is_some() {}
+    sink_shutdown.cancel();
+    if let Some(sink) = sink {
+        sink.stopped().await;
+    }
     Ok(())
 }

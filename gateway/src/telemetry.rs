@@ -25,10 +25,12 @@ pub enum RejectReason {
     UnknownWindow,
     /// A retained `offline` from an older boot than the live one (DEV-1).
     StaleStatus,
+    /// A ticket event's service type is not in the hall config.
+    UnknownService,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 7] = [
+    pub const ALL: [RejectReason; 8] = [
         RejectReason::UnknownTopic,
         RejectReason::PayloadTooLarge,
         RejectReason::MalformedPayload,
@@ -36,6 +38,7 @@ impl RejectReason {
         RejectReason::UnknownDevice,
         RejectReason::UnknownWindow,
         RejectReason::StaleStatus,
+        RejectReason::UnknownService,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +50,7 @@ impl RejectReason {
             RejectReason::UnknownDevice => "unknown_device",
             RejectReason::UnknownWindow => "unknown_window",
             RejectReason::StaleStatus => "stale_status",
+            RejectReason::UnknownService => "unknown_service",
         }
     }
 

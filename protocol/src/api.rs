@@ -543,3 +543,109 @@ pub struct AuditEntry {
     #[serde(default)]
     pub new: Option<serde_json::Value>,
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Device supervision: maintenance marks (DEV-6) and the morning inspection record (INS-1..3).
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Body of `POST /api/v1/devices/{id}/maintenance` (DEV-6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MaintenanceRequest {
+    /// Why the device is under maintenance, e.g. `更换打印机`.
+    pub reason: String,
+    /// Who marked it (IT centre).
+    pub by: String,
+    /// Expected end; the mark expires by itself then. `None` = until lifted.
+    #[serde(default)]
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Who inspects a device at the morning inspection (INS-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Inspector {
+    /// 信息中心: queue dispensers and callers, self-service kiosks, WiFi, window equipment, rating pads.
+    ItCentre,
+    /// 咨询台: self-query kiosks and copiers.
+    ConsultationDesk,
+}
+
+impl Inspector {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Inspector::ItCentre => "信息中心",
+            Inspector::ConsultationDesk => "咨询台",
+        }
+    }
+}
+
+/// State of one inspected device at inspection time (INS-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InspectionStatus {
+    Ok,
+    Fault,
+    Offline,
+    /// Never reported.
+    Unknown,
+}
+
+impl InspectionStatus {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            InspectionStatus::Ok => "正常",
+            InspectionStatus::Fault => "故障",
+            InspectionStatus::Offline => "离线",
+            InspectionStatus::Unknown => "未上报",
+        }
+    }
+}
+
+/// One line of an inspection record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InspectionItem {
+    pub device_id: String,
+    pub device_name: String,
+    pub kind: DeviceKind,
+    pub location: String,
+    pub inspector: Inspector,
+    /// As found at inspection time.
+    pub status: InspectionStatus,
+    /// Fault codes when `status` is `fault`.
+    #[serde(default)]
+    pub fault_codes: Vec<String>,
+    /// When a problem found at inspection recovered before service started (INS-2).
+    #[serde(default)]
+    pub fixed_at: Option<DateTime<Utc>>,
+    /// The device was under maintenance (DEV-6) at inspection time.
+    #[serde(default)]
+    pub under_maintenance: bool,
+}
+
+/// The inspection record of one working day (`GET /api/v1/inspections`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InspectionView {
+    pub id: u64,
+    /// Hall-local working day.
+    pub date: chrono::NaiveDate,
+    pub taken_at: DateTime<Utc>,
+    /// When service starts that day; problems fixed before it are marked fixed.
+    pub service_start: DateTime<Utc>,
+    pub items: Vec<InspectionItem>,
+    /// No item is still `fault`, `offline` or `unknown` (fixed items count as resolved) (INS-2).
+    pub ready_to_open: bool,
+    #[serde(default)]
+    pub signed_by: Option<String>,
+    #[serde(default)]
+    pub signed_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+/// Body of `POST /api/v1/inspections/{id}/sign` (INS-3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignRequest {
+    pub by: String,
+    #[serde(default)]
+    pub notes: String,
+}

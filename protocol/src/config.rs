@@ -49,6 +49,15 @@ pub struct HallConfig {
     /// Where metrics go; without this section history is kept in memory only.
     #[serde(default)]
     pub influxdb: Option<InfluxConfig>,
+    /// The removable-media register (DEV-5): every USB stick or disk allowed in the hall.
+    #[serde(default)]
+    pub media: Vec<MediaConfig>,
+    /// Tuning of the device supervision rules (DEV-1 flap damping).
+    #[serde(default)]
+    pub supervision: SupervisionConfig,
+    /// Webhooks that alerts are sent to (generic JSON, WeCom or DingTalk group robots).
+    #[serde(default)]
+    pub notify: Vec<NotifyConfig>,
 }
 
 /// Identity of the hall.
@@ -424,6 +433,88 @@ pub struct DeviceConfig {
     pub network: NetworkPolicy,
 }
 
+/// Message format of a webhook.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyFormat {
+    /// The alert as JSON (`{"alerts": [AlertView, ...], "summary": ...}`).
+    #[default]
+    Json,
+    /// WeCom (企业微信) group robot, `markdown` message.
+    Wecom,
+    /// DingTalk (钉钉) group robot, `markdown` message.
+    Dingtalk,
+}
+
+/// One notification channel: a webhook and the alerts it wants.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// The webhook URL (for robots, including its key or access token; never logged).
+    pub url: String,
+    /// Message format.
+    #[serde(default)]
+    pub format: NotifyFormat,
+    /// Rule ids to send, e.g. `["DEV-4", "DEV-5"]`; empty sends every rule.
+    #[serde(default)]
+    pub rules: Vec<String>,
+    /// Lowest severity sent.
+    #[serde(default)]
+    pub min_severity: crate::payload::Severity,
+    /// At most this many messages per minute; the rest are summarised in one message at the end of the minute
+    /// (group robots allow 20 a minute).
+    #[serde(default = "default_notify_max_per_minute")]
+    pub max_per_minute: u32,
+    /// Attempts per message before it is counted as failed (with exponential backoff between them).
+    #[serde(default = "default_notify_max_attempts")]
+    pub max_attempts: u32,
+}
+
+pub fn default_notify_max_per_minute() -> u32 {
+    20
+}
+
+pub fn default_notify_max_attempts() -> u32 {
+    4
+}
+
+/// Tuning of the device supervision rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupervisionConfig {
+    /// A raised offline alert (DEV-1) is resolved only once the device has stayed back online this long, so a
+    /// device that bounces gives one alert, not one per bounce.
+    #[serde(default = "default_flap_hold_secs")]
+    pub flap_hold_secs: u64,
+}
+
+impl Default for SupervisionConfig {
+    fn default() -> Self {
+        SupervisionConfig {
+            flap_hold_secs: default_flap_hold_secs(),
+        }
+    }
+}
+
+pub fn default_flap_hold_secs() -> u64 {
+    120
+}
+
+/// One registered removable storage medium (DEV-5, 附件9 (三)2: registered, numbered, assigned to a person).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Serial number as the device agent reports it (USB serial or filesystem id).
+    pub serial: String,
+    /// The register's number or label written on the medium, e.g. `U-007`.
+    pub label: String,
+    /// Staff id of the person it is assigned to.
+    pub owner: String,
+    /// Whether it may hold classified material; such a medium must never be seen on an internet-capable device.
+    #[serde(default)]
+    pub classified: bool,
+}
+
 /// A service type citizens queue for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -438,6 +529,10 @@ pub struct ServiceConfig {
     /// Longest acceptable wait in minutes.
     #[serde(default = "default_service_level_mins")]
     pub service_level_mins: u32,
+    /// Most people who may wait per open window before Q-2 raises `queue_over_service_level` (strictly more
+    /// raises it); default 15.
+    #[serde(default)]
+    pub max_waiting_per_window: Option<u32>,
 }
 
 /// Whether a unit staffs its windows with one person or more (POST-2 / POST-3).

@@ -40,9 +40,20 @@ pub fn app(state: AppState, dashboard_dir: PathBuf) -> Router {
         .route("/snapshot", get(rest::snapshot))
         .route("/devices", get(rest::devices))
         .route("/devices/{id}", get(rest::device))
+        .route("/devices/{id}/history", get(rest::device_history))
+        .route("/windows/{id}/history", get(rest::window_history))
         .route("/windows", get(rest::windows))
         .route("/alerts", get(rest::alerts))
+        .route("/queues", get(rest::queues))
         .route("/alerts/{id}/ack", post(rest::ack))
+        .route(
+            "/devices/{id}/maintenance",
+            post(rest::set_maintenance).delete(rest::lift_maintenance),
+        )
+        .route("/inspections", get(rest::inspections))
+        .route("/inspections/{file}", get(rest::inspection))
+        .route("/inspections/{id}/print", get(rest::inspection_print))
+        .route("/inspections/{id}/sign", post(rest::sign_inspection))
         .route("/live", get(live::upgrade))
         .fallback(rest::not_found);
     Router::new()

@@ -48,12 +48,30 @@ pub async fn device(State(s): State<AppState>, Path(id): Path<String>) -> Result
     }
 }
 
+pub async fn device_history(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response> {
+    match s.hub.device_history(id.clone()).await? {
+        Some(h) => Ok(Json(h).into_response()),
+        None => Err(Error(StatusCode::NOT_FOUND, format!("no device with id {id:?}"))),
+    }
+}
+
+pub async fn window_history(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response> {
+    match s.hub.window_history(id.clone()).await? {
+        Some(h) => Ok(Json(h).into_response()),
+        None => Err(Error(StatusCode::NOT_FOUND, format!("no window with id {id:?}"))),
+    }
+}
+
 pub async fn windows(State(s): State<AppState>) -> Result<Response> {
     Ok(Json(s.hub.windows().await?).into_response())
 }
 
 pub async fn alerts(State(s): State<AppState>) -> Result<Response> {
     Ok(Json(s.hub.alerts().await?).into_response())
+}
+
+pub async fn queues(State(s): State<AppState>) -> Result<Response> {
+    Ok(Json(s.hub.queues().await?).into_response())
 }
 
 pub async fn ack(
@@ -66,7 +84,112 @@ pub async fn ack(
         Ok(alert) => Ok(Json(alert).into_response()),
         Err(e @ AckError::NotFound(_)) => Err(Error(StatusCode::NOT_FOUND, e.to_string())),
         Err(e @ AckError::Resolved(_)) => Err(Error(StatusCode::CONFLICT, e.to_string())),
-        Err(e @ AckError::MissingName) => Err(Error(StatusCode::BAD_REQUEST, e.to_string())),
+        Err(e @ (AckError::MissingName | AckError::MissingNote)) => {
+            Err(Error(StatusCode::BAD_REQUEST, e.to_string()))
+        }
+    }
+}
+
+/// `POST /api/v1/devices/{id}/maintenance` (DEV-6).
+pub async fn set_maintenance(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: std::result::Result<Json<hall_protocol::api::MaintenanceRequest>, JsonRejection>,
+) -> Result<Response> {
+    let Json(request) = body.map_err(|e| Error(StatusCode::BAD_REQUEST, e.body_text()))?;
+    maintenance_result(s.hub.set_maintenance(id, request).await?)
+}
+
+/// `DELETE /api/v1/devices/{id}/maintenance` (DEV-6).
+pub async fn lift_maintenance(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    maintenance_result(s.hub.lift_maintenance(id).await?)
+}
+
+fn maintenance_result(
+    r: std::result::Result<hall_protocol::api::DeviceView, crate::model::MaintenanceError>,
+) -> Result<Response> {
+    use crate::model::MaintenanceError as E;
+    match r {
+        Ok(view) => Ok(Json(view).into_response()),
+        Err(e @ E::NotFound(_)) => Err(Error(StatusCode::NOT_FOUND, e.to_string())),
+        Err(e @ E::NotMarked(_)) => Err(Error(StatusCode::CONFLICT, e.to_string())),
+        Err(e @ (E::MissingName | E::UntilInPast)) => {
+            Err(Error(StatusCode::BAD_REQUEST, e.to_string()))
+        }
+    }
+}
+
+/// `GET /api/v1/inspections` (INS-2).
+pub async fn inspections(State(s): State<AppState>) -> Result<Response> {
+    Ok(Json(s.hub.inspections().await?).into_response())
+}
+
+/// `GET /api/v1/inspections/{file}`: `{id}.csv` (UTF-8 with BOM) or `{id}` (JSON).
+pub async fn inspection(State(s): State<AppState>, Path(file): Path<String>) -> Result<Response> {
+    let (id, csv) = match file.strip_suffix(".csv") {
+        Some(id) => (id, true),
+        None => (file.as_str(), false),
+    };
+    let export = inspection_export(&s, id).await?;
+    if !csv {
+        return Ok(Json(export.record).into_response());
+    }
+    let body = crate::model::inspection::to_csv(&export.record, export.tz);
+    let name = format!("inspection-{}.csv", export.record.date);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// `GET /api/v1/inspections/{id}/print`: a printable page.
+pub async fn inspection_print(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let export = inspection_export(&s, &id).await?;
+    let html = crate::model::inspection::to_html(&export.record, &export.hall_name, export.tz);
+    Ok(axum::response::Html(html).into_response())
+}
+
+async fn inspection_export(s: &AppState, id: &str) -> Result<crate::hub::InspectionExport> {
+    let n: u64 = id.parse().map_err(|_| {
+        Error(
+            StatusCode::BAD_REQUEST,
+            format!("not an inspection id: {id:?}"),
+        )
+    })?;
+    s.hub.inspection_export(n).await?.ok_or_else(|| {
+        Error(
+            StatusCode::NOT_FOUND,
+            format!("no inspection record with id {n}"),
+        )
+    })
+}
+
+/// `POST /api/v1/inspections/{id}/sign` (INS-3).
+pub async fn sign_inspection(
+    State(s): State<AppState>,
+    Path(id): Path<u64>,
+    body: std::result::Result<Json<hall_protocol::api::SignRequest>, JsonRejection>,
+) -> Result<Response> {
+    use crate::model::inspection::SignError as E;
+    let Json(request) = body.map_err(|e| Error(StatusCode::BAD_REQUEST, e.body_text()))?;
+    match s.hub.sign_inspection(id, request).await? {
+        Ok(rec) => Ok(Json(rec).into_response()),
+        Err(e @ E::NotFound(_)) => Err(Error(StatusCode::NOT_FOUND, e.to_string())),
+        Err(e @ E::AlreadySigned { .. }) => Err(Error(StatusCode::CONFLICT, e.to_string())),
+        Err(e @ E::MissingName) => Err(Error(StatusCode::BAD_REQUEST, e.to_string())),
     }
 }
 

@@ -32,6 +32,9 @@ pub enum AckError {
     Resolved(u64),
     #[error("acknowledging needs a name in \"by\"")]
     MissingName,
+    /// A bad-rating follow-up (RAT-2) must say what was done.
+    #[error("following up a bad rating needs a note saying what was done")]
+    MissingNote,
 }
 
 /// All alerts the gateway knows: open and acknowledged ones, and the most recent resolved ones.

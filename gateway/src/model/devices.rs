@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use hall_protocol::api::{DeviceState, DeviceView, FaultView};
+use hall_protocol::api::{DeviceState, DeviceView, FaultView, MaintenanceView};
 use hall_protocol::config::{DeviceKind, ExpectedOn};
 use hall_protocol::payload::{
     DeviceEvent, DeviceEventKind, Heartbeat, LinkState, Metrics, StatusPayload,
@@ -79,6 +79,8 @@ pub struct Device {
     clock_skew_secs: Option<i64>,
     /// Heartbeats that a sequence gap shows were lost in transit.
     pub missed_seq: u64,
+    /// The IT centre's maintenance mark (DEV-6); set and expired by the hall.
+    pub maintenance: Option<MaintenanceView>,
 }
 
 impl Device {
@@ -95,6 +97,7 @@ impl Device {
             faults: BTreeMap::new(),
             clock_skew_secs: None,
             missed_seq: 0,
+            maintenance: None,
         }
     }
 
@@ -218,7 +221,7 @@ impl Device {
             uptime_secs: self.uptime_secs,
             metrics: self.metrics.clone(),
             faults: self.faults.values().cloned().collect(),
-            maintenance: None,
+            maintenance: self.maintenance.clone(),
             expected_on: Some(self.spec.expected_on),
             clock_skew_secs: self.clock_skew_secs,
         }

@@ -5,8 +5,13 @@
 
 pub mod alerts;
 pub mod calendar;
+mod desk;
 pub mod devices;
+pub mod inspection;
+pub mod queues;
+pub mod ratings;
 pub mod rules;
+pub mod supervision;
 pub mod windows;
 
 use std::collections::HashMap;
@@ -67,6 +72,8 @@ pub enum Refusal {
     UnknownWindow(String),
     /// A retained `offline` from an older boot arrived after fresh heartbeats (DEV-1); ignored.
     StaleStatus(String),
+    /// A ticket event for a service type that is not in the hall config.
+    UnknownService(String),
 }
 
 /// Settings of the model that are not in the hall config.
@@ -110,6 +117,12 @@ pub struct Hall {
     grace_over: bool,
     options: ModelOptions,
     speed: f64,
+    /// DEV-1 damping and DEV-3..5 state, indexed like `devices`.
+    supervision: supervision::Supervision,
+    /// Morning inspection records (INS-1..3).
+    pub inspections: inspection::Inspections,
+    /// Queue KPIs and ratings (Q-1..3, RAT-1..3).
+    desk: desk::Desk,
 }
 
 impl Hall {
@@ -154,6 +167,9 @@ impl Hall {
             grace_over: false,
             options,
             speed,
+            supervision: supervision::Supervision::new(raw),
+            inspections: inspection::Inspections::default(),
+            desk: desk::Desk::from_config(raw),
         }
     }
 
@@ -187,6 +203,7 @@ impl Hall {
             Input::Heartbeat { device_id, payload } => {
                 let idx = self.device(&device_id)?;
                 self.devices[idx].on_heartbeat(&payload, now);
+                self.supervision.on_checks(idx, &payload.checks);
                 self.device_changed(idx, now, out);
             }
             Input::DeviceEvent { device_id, payload } => {
@@ -204,7 +221,9 @@ impl Hall {
                     self.window_rules(now, out);
                 }
             }
-            Input::Ticket { .. } | Input::Rating { .. } | Input::Punch { .. } => {}
+            Input::Ticket { payload, .. } => self.on_ticket(payload, now, out)?,
+            Input::Rating { window_id, payload } => self.on_rating(window_id, payload, now, out)?,
+            Input::Punch { .. } => {}
         }
         Ok(())
     }
@@ -236,6 +255,25 @@ impl Hall {
                 }
             }
         }
+        // DEV-1 flap damping, DEV-3..5, DEV-6 silencing.
+        let window_staff = dev
+            .spec
+            .window
+            .as_deref()
+            .and_then(|w| self.windows.view(w))
+            .and_then(|v| v.staff.as_ref())
+            .map(|s| s.id.as_str());
+        let evening = supervision::evening_of(&self.calendar, now.wall);
+        self.supervision.device_conditions(
+            idx,
+            dev,
+            evening,
+            window_staff,
+            grace,
+            &self.alerts,
+            now,
+            &mut conditions,
+        );
         for (active, spec) in conditions.drain(..) {
             if active && grace {
                 continue;
@@ -273,20 +311,38 @@ impl Hall {
         let grace_ended = !self.grace_over && !self.in_grace(now);
         self.grace_over |= grace_ended;
         for idx in 0..self.devices.len() {
+            // DEV-6: a maintenance mark expires at its `until` (inclusive).
+            let expired = self.devices[idx]
+                .maintenance
+                .as_ref()
+                .and_then(|m| m.until)
+                .is_some_and(|until| now.wall >= until);
+            if expired {
+                self.devices[idx].maintenance = None;
+                out.push(Change::Device(self.devices[idx].view(now.mono)));
+            }
             let state = self.devices[idx].state(now.mono);
             if state != self.reported[idx] {
                 self.reported[idx] = state;
                 out.push(Change::Device(self.devices[idx].view(now.mono)));
                 self.device_rules(idx, now, out);
-            } else if phase_changed || grace_ended {
+            } else if phase_changed || grace_ended || expired || self.supervision.due(idx, now) {
                 // Expected-on may have changed with the phase, and alerts held back by the grace period are due.
                 self.device_rules(idx, now, out);
+            }
+        }
+        // INS-1..3: take today's inspection record when due; alert when it is unsigned at service start.
+        let (conditions, _) = self.inspections.tick(&self.calendar, &self.devices, now);
+        for (active, spec) in conditions {
+            if let Some(a) = self.alerts.set(active, spec, now) {
+                out.push(Change::Alert(a));
             }
         }
         for view in self.windows.on_phase(phase, now) {
             out.push(Change::Window(view));
         }
         self.window_rules(now, out);
+        self.desk_tick(phase_changed, now, out);
         out.push(Change::Clock(self.clock(now)));
     }
 
@@ -313,7 +369,86 @@ impl Hall {
     }
 
     pub fn ack(&mut self, id: u64, by: &str, note: &str, now: Now) -> Result<AlertView, AckError> {
-        self.alerts.ack(id, by, note, now)
+        self.check_follow_up(id, note)?;
+        let acked = self.alerts.ack(id, by, note, now)?;
+        Ok(self.after_ack(acked, now))
+    }
+
+    /// Marks a device under maintenance (DEV-6): its open alerts are resolved and none is raised until the mark is
+    /// lifted or `until` is reached.
+    pub fn set_maintenance(
+        &mut self,
+        device_id: &str,
+        reason: &str,
+        by: &str,
+        until: Option<chrono::DateTime<chrono::Utc>>,
+        now: Now,
+        out: &mut Vec<Change>,
+    ) -> Result<DeviceView, MaintenanceError> {
+        let idx = self
+            .device(device_id)
+            .map_err(|_| MaintenanceError::NotFound(device_id.to_owned()))?;
+        if by.trim().is_empty() {
+            return Err(MaintenanceError::MissingName);
+        }
+        if until.is_some_and(|u| u <= now.wall) {
+            return Err(MaintenanceError::UntilInPast);
+        }
+        self.devices[idx].maintenance = Some(hall_protocol::api::MaintenanceView {
+            reason: reason.to_owned(),
+            by: by.trim().to_owned(),
+            until,
+        });
+        let id = self.devices[idx].spec.id.clone();
+        for rule in supervision::DEVICE_RULES {
+            for subject in self.alerts.open_subjects(rule, &rules::device_subject(&id)) {
+                if supervision::is_device_subject(&subject, &id) {
+                    if let Some(a) = self.alerts.resolve(rule, &subject, now) {
+                        out.push(Change::Alert(a));
+                    }
+                }
+            }
+        }
+        let view = self.devices[idx].view(now.mono);
+        out.push(Change::Device(view.clone()));
+        Ok(view)
+    }
+
+    /// Lifts a maintenance mark (DEV-6); the device's rules run again at once.
+    pub fn lift_maintenance(
+        &mut self,
+        device_id: &str,
+        now: Now,
+        out: &mut Vec<Change>,
+    ) -> Result<DeviceView, MaintenanceError> {
+        let idx = self
+            .device(device_id)
+            .map_err(|_| MaintenanceError::NotFound(device_id.to_owned()))?;
+        if self.devices[idx].maintenance.take().is_none() {
+            return Err(MaintenanceError::NotMarked(device_id.to_owned()));
+        }
+        self.device_changed(idx, now, out);
+        Ok(self.devices[idx].view(now.mono))
+    }
+
+    /// Signs an inspection record off (INS-3) and resolves its unsigned alert.
+    pub fn sign_inspection(
+        &mut self,
+        id: u64,
+        by: &str,
+        notes: &str,
+        now: Now,
+        out: &mut Vec<Change>,
+    ) -> Result<hall_protocol::api::InspectionView, inspection::SignError> {
+        let rec = self.inspections.sign(id, by, notes, now.wall)?;
+        if let Some(a) = self.alerts.resolve(
+            inspection::INS_UNSIGNED,
+            &inspection::inspection_subject(id),
+            now,
+        ) {
+            out.push(Change::Alert(a));
+        }
+        Ok(rec)
     }
 
     /// The whole state; `seq` is filled in by the hub.
@@ -326,10 +461,23 @@ impl Hall {
             devices: self.devices(now),
             windows: self.window_views(),
             alerts: self.alerts.active().cloned().collect(),
-            queues: Vec::new(),
-            satisfaction: None,
+            queues: self.queue_views(now),
+            satisfaction: Some(self.satisfaction_view(now)),
         }
     }
+}
+
+/// Why a maintenance mark was refused (DEV-6).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MaintenanceError {
+    #[error("no device with id {0:?}")]
+    NotFound(String),
+    #[error("device {0:?} is not under maintenance")]
+    NotMarked(String),
+    #[error("a maintenance mark needs a name in \"by\"")]
+    MissingName,
+    #[error("\"until\" must be in the future")]
+    UntilInPast,
 }
 
 /// Whether a device with this setting must be on in `phase` (DEV-1).

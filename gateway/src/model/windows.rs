@@ -296,6 +296,19 @@ impl Windows {
         v.current_ticket = ticket;
         Some(v.clone())
     }
+
+    /// A new hall-local day: no ticket being served, nothing served today. Returns the windows that changed.
+    pub fn new_day(&mut self) -> Vec<WindowView> {
+        let mut changed = Vec::new();
+        for w in &mut self.windows {
+            if w.view.current_ticket.is_some() || w.view.served_today > 0 {
+                w.view.current_ticket = None;
+                w.view.served_today = 0;
+                changed.push(w.view.clone());
+            }
+        }
+        changed
+    }
 }
 
 fn window_conditions(
