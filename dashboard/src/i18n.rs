@@ -299,3 +299,11 @@ pub fn fill(template: &str, pairs: &[(&str, String)]) -> String {
     }
     out
 }
+
+/// A text given in both languages at the place it is used (for the texts of one view only).
+pub fn tr(zh: &'static str, en: &'static str) -> &'static str {
+    match lang() {
+        Lang::Zh => zh,
+        Lang::En => en,
+    }
+}

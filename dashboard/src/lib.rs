@@ -4,6 +4,7 @@
 //! leader) and `/it` (the IT centre). The path picks the view; every view is a full page load, so a TV that is
 //! simply pointed at `/wall` needs nothing else.
 
+pub mod api;
 pub mod format;
 pub mod i18n;
 pub mod live;
@@ -21,12 +22,14 @@ pub fn mount() {
 }
 
 /// Which view a path shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Home,
     Wall,
     Duty,
     It,
+    /// `/it/device/{id}`, the id percent-decoded.
+    Device(String),
     NotFound,
 }
 
@@ -37,9 +40,33 @@ impl Route {
             "/wall" => Route::Wall,
             "/duty" => Route::Duty,
             "/it" => Route::It,
-            _ => Route::NotFound,
+            p => match p.strip_prefix("/it/device/") {
+                Some(id) if !id.is_empty() && !id.contains('/') => {
+                    Route::Device(percent_decode(id))
+                }
+                _ => Route::NotFound,
+            },
         }
     }
+}
+
+/// Decodes `%XX` escapes (UTF-8); a malformed escape is kept as it is.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[component]
@@ -64,6 +91,9 @@ fn App() -> impl IntoView {
     }
 
     match route {
+        Route::Device(id) => {
+            views::device::DevicePage(views::device::DevicePageProps { id }).into_any()
+        }
         Route::Wall => views::wall::WallView().into_any(),
         Route::It => views::it::ItView().into_any(),
         Route::Duty => views::duty::DutyView().into_any(),
@@ -84,5 +114,15 @@ mod tests {
         assert_eq!(Route::from_path("/it"), Route::It);
         assert_eq!(Route::from_path("/duty"), Route::Duty);
         assert_eq!(Route::from_path("/nope"), Route::NotFound);
+        assert_eq!(
+            Route::from_path("/it/device/pc%2Fw01%2B%23"),
+            Route::Device("pc/w01+#".into())
+        );
+        assert_eq!(
+            Route::from_path("/it/device/%E8%87%AA%E5%8A%A9%E6%9C%BA%20A"),
+            Route::Device("自助机 A".into())
+        );
+        assert_eq!(Route::from_path("/it/device/"), Route::NotFound);
+        assert_eq!(percent_decode("50%"), "50%");
     }
 }

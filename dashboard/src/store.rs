@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use hall_protocol::api::{
-    AlertState, AlertView, Change, DeviceState, DeviceView, HallClock, Snapshot, WindowView,
+    AlertState, AlertView, Change, DeviceState, DeviceView, HallClock, QueueView, SatisfactionView,
+    Snapshot, WindowView,
 };
 use leptos::prelude::*;
 
@@ -99,6 +100,10 @@ pub struct Store {
     pub windows: RwSignal<BTreeMap<String, ArcRwSignal<WindowView>>>,
     /// Open and acknowledged alerts; resolved ones are dropped.
     pub alerts: RwSignal<BTreeMap<u64, AlertView>>,
+    /// Queue KPIs per service type, keyed by service id.
+    pub queues: RwSignal<BTreeMap<String, QueueView>>,
+    /// Today's satisfaction (RAT-1), once the gateway has sent it.
+    pub satisfaction: RwSignal<Option<SatisfactionView>>,
     /// `performance.now()` in milliseconds, advanced once a second to move timers and the clock along.
     pub tick_ms: RwSignal<f64>,
 }
@@ -118,6 +123,8 @@ impl Store {
             devices: RwSignal::new(BTreeMap::new()),
             windows: RwSignal::new(BTreeMap::new()),
             alerts: RwSignal::new(BTreeMap::new()),
+            queues: RwSignal::new(BTreeMap::new()),
+            satisfaction: RwSignal::new(None),
             tick_ms: RwSignal::new(0.0),
         }
     }
@@ -136,6 +143,8 @@ impl Store {
             devices,
             windows,
             alerts,
+            queues,
+            satisfaction,
             ..
         } = snapshot;
         if self.hall_name.with_untracked(|n| *n != hall_name) {
@@ -152,6 +161,19 @@ impl Store {
         if self.alerts.with_untracked(|old| *old != alerts) {
             self.alerts.set(alerts);
         }
+        let queues: BTreeMap<String, QueueView> =
+            queues.into_iter().map(|q| (q.service.clone(), q)).collect();
+        if self.queues.with_untracked(|old| *old != queues) {
+            self.queues.set(queues);
+        }
+        if self.satisfaction.with_untracked(|old| *old != satisfaction) {
+            self.satisfaction.set(satisfaction);
+        }
+    }
+
+    /// Puts an alert the API returned (e.g. after an acknowledgement) into the store, as a delta would.
+    pub fn put_alert(&self, alert: AlertView, now_ms: f64) {
+        self.apply_change(Change::Alert(alert), now_ms);
     }
 
     /// Applies one change of a delta.
@@ -176,8 +198,24 @@ impl Store {
                 }
             }
             Change::Clock(clock) => self.set_clock(clock, now_ms),
-            // Queues and satisfaction are shown by the views that need them (wall, duty).
-            Change::Queue(_) | Change::Satisfaction(_) => {}
+            Change::Queue(queue) => {
+                if self
+                    .queues
+                    .with_untracked(|m| m.get(&queue.service) != Some(&queue))
+                {
+                    self.queues.update(|m| {
+                        m.insert(queue.service.clone(), queue);
+                    });
+                }
+            }
+            Change::Satisfaction(sat) => {
+                if self
+                    .satisfaction
+                    .with_untracked(|old| old.as_ref() != Some(&sat))
+                {
+                    self.satisfaction.set(Some(sat));
+                }
+            }
         }
     }
 
@@ -202,6 +240,13 @@ impl Store {
                 sample.clock.time + Duration::milliseconds((elapsed_secs * 1000.0) as i64)
             })
         })
+    }
+
+    /// The hall's UTC offset, from the last clock message (UTC+8 until one arrived). Not reactive.
+    pub fn hall_offset(&self) -> FixedOffset {
+        self.clock
+            .with_untracked(|c| c.as_ref().map(|s| *s.clock.time.offset()))
+            .unwrap_or_else(|| FixedOffset::east_opt(8 * 3_600).expect("valid offset"))
     }
 
     /// Seconds from `then` to the hall's current time, never negative.

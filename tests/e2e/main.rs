@@ -5,4 +5,6 @@ mod agent;
 mod browser;
 mod gateway;
 mod live;
+mod replay;
 mod util;
+mod wall;

@@ -98,3 +98,40 @@ pub fn NavBar(active: &'static str) -> impl IntoView {
         <ConnBanner />
     }
 }
+
+/// The name the operator last typed into a form on this browser, so that acknowledgements and register entries
+/// need it only once.
+pub fn remembered_name() -> String {
+    window()
+        .local_storage()
+        .ok()
+        .flatten()
+        .and_then(|s| s.get_item("hallwatch.operator").ok().flatten())
+        .unwrap_or_default()
+}
+
+pub fn remember_name(name: &str) {
+    if let Some(s) = window().local_storage().ok().flatten() {
+        let _ = s.set_item("hallwatch.operator", name.trim());
+    }
+}
+
+/// The CSS key of a severity.
+pub fn severity_key(s: hall_protocol::payload::Severity) -> &'static str {
+    use hall_protocol::payload::Severity;
+    match s {
+        Severity::Info => "info",
+        Severity::Warning => "warning",
+        Severity::Critical => "critical",
+    }
+}
+
+/// Sort rank of a severity: critical first.
+pub fn severity_rank(s: hall_protocol::payload::Severity) -> u8 {
+    use hall_protocol::payload::Severity;
+    match s {
+        Severity::Critical => 0,
+        Severity::Warning => 1,
+        Severity::Info => 2,
+    }
+}

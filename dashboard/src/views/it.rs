@@ -124,6 +124,7 @@ pub fn ItView() -> impl IntoView {
     view! {
         <NavBar active="/it" />
         <main class="page it">
+            <ComplianceAlerts />
             <div class="count-bar">
                 <div class="count-chip chip-total">
                     <span class="chip-value">{move || counts.get().total()}</span>
@@ -310,13 +311,16 @@ fn DeviceRow(d: ArcRwSignal<DeviceView>) -> impl IntoView {
     view! {
         <tr
             data-testid="device-row"
-            data-device-id=id
+            data-device-id=id.clone()
             data-state=move || state.get().as_str()
             class=move || format!("row-{}", state.get().as_str())
         >
             <td class="dev">
                 <div class="dev-name">
-                    {field(|d| if d.name.is_empty() { d.id.clone() } else { d.name.clone() })} {maintenance}
+                    <a class="dev-link" href=format!("/it/device/{}", crate::api::seg(&id))>
+                        {field(|d| if d.name.is_empty() { d.id.clone() } else { d.name.clone() })}
+                    </a>
+                    {maintenance}
                 </div>
                 <div class="dev-id">{field(|d| d.id.clone())}</div>
             </td>
@@ -334,5 +338,73 @@ fn DeviceRow(d: ArcRwSignal<DeviceView>) -> impl IntoView {
             <td class="num">{metric(|d| d.metrics.as_ref().and_then(|m| m.disk_pct))}</td>
             <td class="faults">{faults}</td>
         </tr>
+    }
+}
+
+/// Intranet compliance alerts (DEV-4 internet exposure, DEV-5 removable media), shown above everything else.
+#[component]
+fn ComplianceAlerts() -> impl IntoView {
+    let store = use_store();
+    let alerts = Memo::new(move |_| {
+        store.alerts.with(|m| {
+            let mut v: Vec<_> = m
+                .values()
+                .filter(|a| a.rule == "DEV-4" || a.rule == "DEV-5")
+                .cloned()
+                .collect();
+            v.sort_by_key(|a| {
+                (
+                    crate::views::common::severity_rank(a.severity),
+                    std::cmp::Reverse(a.raised_at),
+                )
+            });
+            v
+        })
+    });
+    view! {
+        <Show when=move || alerts.with(|v| !v.is_empty())>
+            <section class="compliance" data-testid="compliance-alerts">
+                <h2>{crate::i18n::tr("内网合规告警", "Intranet compliance alerts")}</h2>
+                <ul>
+                    <For
+                        each=move || alerts.get()
+                        key=|a| (a.id, a.state)
+                        children=move |a| {
+                            let sev = crate::views::common::severity_key(a.severity);
+                            let raised = a.raised_at;
+                            let device = a
+                                .subject
+                                .strip_prefix("device:")
+                                .map(|rest| rest.split('/').next().unwrap_or(rest).to_string());
+                            view! {
+                                <li class=format!("compliance-item sev-{sev}") data-rule=a.rule.clone()>
+                                    <span class=format!("rule rule-{sev}")>{a.rule.clone()}</span>
+                                    <span class="compliance-msg">{a.message.clone()}</span>
+                                    <span class="muted">
+                                        {move || format::hall_local(raised, store.hall_now().as_ref())}
+                                    </span>
+                                    {(a.state != hall_protocol::api::AlertState::Open)
+                                        .then(|| {
+                                            view! {
+                                                <span class="tag tag-acked">
+                                                    {a.acknowledged_by.clone().unwrap_or_default()}
+                                                </span>
+                                            }
+                                        })}
+                                    {device
+                                        .map(|d| {
+                                            view! {
+                                                <a href=format!("/it/device/{}", crate::api::seg(&d))>
+                                                    {crate::i18n::tr("查看设备", "device")}
+                                                </a>
+                                            }
+                                        })}
+                                </li>
+                            }
+                        }
+                    />
+                </ul>
+            </section>
+        </Show>
     }
 }

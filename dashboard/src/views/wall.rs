@@ -3,16 +3,13 @@
 //! The tile grid sizes itself to the number of windows so that 20 or 500 windows fit without scrolling; the text
 //! inside a tile scales with the tile (CSS container units).
 
-use hall_protocol::api::{DeviceState, DeviceView, WindowState, WindowView};
+use hall_protocol::api::{QueueView, SatisfactionView, WindowState, WindowView};
 use leptos::prelude::*;
 
 use crate::format;
-use crate::i18n;
-use crate::store::{StateCounts, state_rank};
+use crate::i18n::{self, tr};
 use crate::views::common::{ConnBanner, HallClockView, use_store};
 
-/// At most this many problem devices are listed by name; the rest are counted.
-const MAX_LISTED_PROBLEMS: usize = 9;
 /// Preferred width:height of a tile.
 const TILE_ASPECT: f64 = 1.35;
 const TILE_GAP_PX: f64 = 14.0;
@@ -90,8 +87,9 @@ pub fn WallView() -> impl IntoView {
                     />
                 </section>
                 <aside class="wall-side">
+                    <SatisfactionPanel />
+                    <QueuePanel />
                     <StaffingPanel />
-                    <DevicePanel />
                 </aside>
             </div>
         </div>
@@ -126,9 +124,22 @@ fn WindowTile(w: ArcRwSignal<WindowView>) -> impl IntoView {
         let w = w.clone();
         move || w.with(|w| w.number)
     };
-    let unit = {
+    // The window's service types by name (from the queue KPIs), or its unit while those are unknown.
+    let services = {
         let w = w.clone();
-        move || w.with(|w| w.unit_name.clone())
+        move || {
+            let (ids, unit) = w.with(|w| (w.services.clone(), w.unit_name.clone()));
+            let names: Vec<String> = store.queues.with(|q| {
+                ids.iter()
+                    .map(|id| q.get(id).map_or_else(|| id.clone(), |q| q.name.clone()))
+                    .collect()
+            });
+            if names.is_empty() || store.queues.with(|q| q.is_empty()) {
+                unit
+            } else {
+                names.join(" · ")
+            }
+        }
     };
     let person = {
         let w = w.clone();
@@ -176,7 +187,7 @@ fn WindowTile(w: ArcRwSignal<WindowView>) -> impl IntoView {
                 _ => view! {
                     <span class="tile-ticket">
                         <span class="tile-ticket-label">{t.ticket}</span>
-                        <span class="tile-ticket-value" class:none=ticket.is_none()>
+                        <span class="tile-ticket-value" class:none=ticket.is_none() data-testid="tile-ticket">
                             {ticket.clone().unwrap_or_else(|| t.no_ticket.to_string())}
                         </span>
                     </span>
@@ -197,7 +208,7 @@ fn WindowTile(w: ArcRwSignal<WindowView>) -> impl IntoView {
                     <span class="tile-num">{number}</span>
                     <span class="tile-state">{move || i18n::window_state(state.get())}</span>
                 </div>
-                <div class="tile-unit">{unit}</div>
+                <div class="tile-unit" data-testid="tile-services">{services}</div>
                 <div class="tile-person">
                     <span class="tile-person-name">{person}</span>
                 </div>
@@ -207,7 +218,7 @@ fn WindowTile(w: ArcRwSignal<WindowView>) -> impl IntoView {
     }
 }
 
-/// Window staffing at a glance, and today's work.
+/// Window staffing at a glance, and today's work: one slim line.
 #[component]
 fn StaffingPanel() -> impl IntoView {
     let store = use_store();
@@ -234,20 +245,15 @@ fn StaffingPanel() -> impl IntoView {
         }
     };
     view! {
-        <section class="panel">
+        <section class="panel panel-staffing">
             <h2 class="panel-title">
                 {t.staffing} <span class="panel-count">{move || n_staffed(&counts.get().0)}" / "
                     {move || counts.get().0.iter().sum::<usize>()}
                 </span>
             </h2>
-            <div class="stats stats-3">
+            <div class="stats stats-4">
                 {cell(WindowState::StaffedA)} {cell(WindowState::CoveredB)}
-                {cell(WindowState::CoveredOther)} {cell(WindowState::AwayReported)}
-                {cell(WindowState::Empty)} {cell(WindowState::Closed)}
-            </div>
-            <div class="served">
-                <span class="served-label">{t.served_today}</span>
-                <span class="served-value">{move || counts.get().1}</span>
+                {cell(WindowState::AwayReported)} {cell(WindowState::Empty)}
             </div>
         </section>
     }
@@ -268,115 +274,98 @@ fn n_staffed(c: &[usize; 6]) -> usize {
     c[0] + c[1] + c[2]
 }
 
-/// Device health: counts by state and the devices that are offline or faulty.
+/// Today's satisfaction (RAT-1): the share of the top two levels, with the counts.
 #[component]
-fn DevicePanel() -> impl IntoView {
+fn SatisfactionPanel() -> impl IntoView {
     let store = use_store();
-    let t = i18n::t();
-    let counts = Memo::new(move |_| store.device_counts());
-    let problems = Memo::new(move |_| {
-        store.devices.with(|m| {
-            let mut v: Vec<ProblemDevice> = m
-                .values()
-                .filter_map(|d| d.with(ProblemDevice::of))
-                .collect();
-            v.sort_by(|a, b| {
-                (state_rank(a.state), &a.location, &a.name).cmp(&(
-                    state_rank(b.state),
-                    &b.location,
-                    &b.name,
-                ))
-            });
-            v
+    let sat = Memo::new(move |_| store.satisfaction.get());
+    let served = Memo::new(move |_| {
+        store.windows.with(|m| {
+            m.values()
+                .map(|w| w.with(|w| u64::from(w.served_today)))
+                .sum::<u64>()
         })
     });
-    let cell = move |state: DeviceState| {
-        view! {
-            <div
-                class=format!("stat stat-d-{}", state.as_str())
-                class:zero=move || counts.get().get(state) == 0
-                data-testid="device-count"
-                data-state=state.as_str()
-            >
-                <span class="stat-value">{move || counts.get().get(state)}</span>
-                <span class="stat-label">{i18n::device_state(state)}</span>
+    let pct = move || {
+        sat.with(|s| match s {
+            Some(s) if s.ratings_today > 0 => {
+                format::pct(f64::from(s.satisfied_today) * 100.0 / f64::from(s.ratings_today))
+            }
+            _ => "—".to_string(),
+        })
+    };
+    let count =
+        move |f: fn(&SatisfactionView) -> u32| move || sat.with(|s| s.as_ref().map(f).unwrap_or(0));
+    view! {
+        <section class="panel panel-sat" data-testid="satisfaction">
+            <div class="sat-main">
+                <span class="sat-label">{tr("今日满意率", "Satisfaction today")}</span>
+                <span class="sat-pct" data-testid="satisfaction-pct">{pct}</span>
             </div>
-        }
+            <div class="sat-counts">
+                <span>{tr("评价", "Ratings")} <b>{count(|s| s.ratings_today)}</b></span>
+                <span>{tr("满意", "Satisfied")} <b class="good">{count(|s| s.satisfied_today)}</b></span>
+                <span>{tr("不满意", "Dissatisfied")} <b class="bad">{count(|s| s.bad_today)}</b></span>
+                <span>{i18n::t().served_today} <b>{move || served.get()}</b></span>
+            </div>
+        </section>
+    }
+}
+
+/// Per service type: the number waiting and the longest wait; over the service level in red.
+#[component]
+fn QueuePanel() -> impl IntoView {
+    let store = use_store();
+    let queues = move || {
+        store
+            .queues
+            .with(|m| m.values().cloned().collect::<Vec<QueueView>>())
     };
     view! {
-        <section class="panel panel-devices">
+        <section class="panel panel-queues" data-testid="queues">
             <h2 class="panel-title">
-                {t.device_health} <span class="panel-count">
-                    {move || counts.get().online}" / "{move || StateCounts::total(&counts.get())}
+                {tr("排队等候", "Waiting")}
+                <span class="panel-count">
+                    {move || store.queues.with(|m| m.values().map(|q| q.waiting).sum::<u32>())}
+                    {tr(" 人", "")}
                 </span>
             </h2>
-            <div class="stats stats-5">
-                {cell(DeviceState::Online)} {cell(DeviceState::Stale)}
-                {cell(DeviceState::Offline)} {cell(DeviceState::Fault)}
-                {cell(DeviceState::Unknown)}
+            <div class="queue-head">
+                <span>{tr("业务", "Service")}</span>
+                <span>{tr("等候", "Waiting")}</span>
+                <span>{tr("最长", "Longest")}</span>
             </div>
-            <h3 class="panel-subtitle">{t.problem_devices}</h3>
-            <ul class="problem-list">
-                <Show when=move || {
-                    problems.with(|p| p.is_empty()) && store.devices.with(|m| !m.is_empty())
-                }>
-                    <li class="problem-none">{t.no_problem_devices}</li>
+            <ul class="queue-list">
+                <Show when=move || store.queues.with(|m| m.is_empty())>
+                    <li class="problem-none">{tr("暂无排队数据", "No queue data yet")}</li>
                 </Show>
                 <For
-                    each=move || {
-                        problems.with(|p| p.iter().take(MAX_LISTED_PROBLEMS).cloned().collect::<Vec<_>>())
-                    }
-                    key=|p| p.id.clone()
-                    children=move |p| {
+                    each=queues
+                    key=|q| serde_json::to_string(q).unwrap_or_default()
+                    children=move |q| {
                         view! {
-                            <li class=format!("problem problem-{}", p.state.as_str())>
-                                <span class="problem-dot"></span>
-                                <span class="problem-name">{p.name}</span>
-                                <span class="problem-where">{p.location}</span>
-                                <span class="problem-state">{i18n::device_state(p.state)}</span>
+                            <li class="queue" class:over=q.over_service_level data-testid="queue" data-service=q.service.clone()>
+                                <span class="queue-name">{q.name.clone()}</span>
+                                <span class="queue-waiting">{q.waiting}</span>
+                                <span class="queue-longest">{wait_mins(q.longest_wait_secs)}</span>
                             </li>
                         }
                     }
                 />
-                {move || {
-                    let n = problems.with(|p| p.len().saturating_sub(MAX_LISTED_PROBLEMS));
-                    (n > 0)
-                        .then(|| {
-                            view! {
-                                <li class="problem-more">
-                                    {i18n::fill(t.more_devices, &[("n", n.to_string())])}
-                                </li>
-                            }
-                        })
-                }}
             </ul>
         </section>
     }
 }
 
-/// A device that the wall lists by name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct ProblemDevice {
-    id: String,
-    name: String,
-    location: String,
-    state: DeviceState,
-}
-
-impl ProblemDevice {
-    fn of(d: &DeviceView) -> Option<ProblemDevice> {
-        let listed =
-            matches!(d.state, DeviceState::Offline | DeviceState::Fault) && d.maintenance.is_none();
-        listed.then(|| ProblemDevice {
-            id: d.id.clone(),
-            name: if d.name.is_empty() {
-                d.id.clone()
-            } else {
-                d.name.clone()
-            },
-            location: d.location.clone(),
-            state: d.state,
-        })
+/// A wait as whole minutes for the wall: `12分` / `12 min`, `<1分` under a minute.
+pub fn wait_mins(secs: u64) -> String {
+    let m = secs / 60;
+    match (i18n::lang(), m) {
+        (_, 0) if secs == 0 => "—".to_string(),
+        (i18n::Lang::Zh, 0) => "<1分".to_string(),
+        (i18n::Lang::En, 0) => "<1 min".to_string(),
+        (i18n::Lang::Zh, m) => format!("{m}分"),
+        (i18n::Lang::En, m) => format!("{m} min"),
     }
 }
 
