@@ -64,10 +64,11 @@ impl Op {
     }
 }
 
-/// What applying an operation produced, to be sent once the transaction committed.
+/// What applying an operation produced, to be sent once the transaction committed. Boxed: the queue's records
+/// produce `Nothing`, and a batch holds one of these per record.
 enum Applied {
     Nothing,
-    Leave(Result<LeaveEntry, JournalError>),
+    Leave(Box<Result<LeaveEntry, JournalError>>),
 }
 
 /// Runs until a `Shutdown` operation or until every handle is gone.
@@ -161,7 +162,7 @@ fn finish(op: Op, result: rusqlite::Result<Applied>, counters: &Counters) {
     match (op, result) {
         (Op::CreateLeave { reply, .. } | Op::ReturnLeave { reply, .. }, result) => {
             let reply_value = match result {
-                Ok(Applied::Leave(r)) => r,
+                Ok(Applied::Leave(r)) => *r,
                 Ok(Applied::Nothing) => Err(JournalError::Closed),
                 Err(source) => {
                     tracing::error!(error = %source, "writing the leave register failed");
@@ -286,17 +287,21 @@ fn apply(tx: &Transaction<'_>, op: &Op) -> rusqlite::Result<Applied> {
                     new: serde_json::to_value(&entry).ok(),
                 },
             )?;
-            Ok(Applied::Leave(Ok(entry)))
+            Ok(Applied::Leave(Box::new(Ok(entry))))
         }
         Op::ReturnLeave { id, by, at, .. } => {
             let Some(before) = leave_get(tx, sql_id(*id)?)? else {
-                return Ok(Applied::Leave(Err(JournalError::LeaveNotFound(*id))));
+                return Ok(Applied::Leave(Box::new(Err(JournalError::LeaveNotFound(
+                    *id,
+                )))));
             };
             if let Some(returned_at) = before.returned_at {
-                return Ok(Applied::Leave(Err(JournalError::AlreadyReturned {
-                    id: *id,
-                    returned_at,
-                })));
+                return Ok(Applied::Leave(Box::new(Err(
+                    JournalError::AlreadyReturned {
+                        id: *id,
+                        returned_at,
+                    },
+                ))));
             }
             tx.prepare_cached("UPDATE leave SET returned_at = ?2, returned_by = ?3 WHERE id = ?1")?
                 .execute(params![sql_id(*id)?, utc_text(*at), by])?;
@@ -313,7 +318,7 @@ fn apply(tx: &Transaction<'_>, op: &Op) -> rusqlite::Result<Applied> {
                     new: serde_json::to_value(&after).ok(),
                 },
             )?;
-            Ok(Applied::Leave(Ok(after)))
+            Ok(Applied::Leave(Box::new(Ok(after))))
         }
         Op::Sync(_) | Op::Shutdown => Ok(Applied::Nothing),
     }
