@@ -7,7 +7,9 @@
 use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
-use hall_protocol::api::{DeviceHistory, DeviceSample, DeviceState, WindowHistory, WindowSample, WindowState};
+use hall_protocol::api::{
+    DeviceHistory, DeviceSample, DeviceState, WindowHistory, WindowSample, WindowState,
+};
 use hall_protocol::payload::Metrics;
 
 /// How far back history goes.
@@ -24,12 +26,20 @@ pub struct History {
 }
 
 fn minute(at: DateTime<Utc>) -> DateTime<Utc> {
-    at.with_second(0).and_then(|t| t.with_nanosecond(0)).unwrap_or(at)
+    at.with_second(0)
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap_or(at)
 }
 
 impl History {
     /// Records a device's metrics and state at `at`; samples in the same minute replace each other (last wins).
-    pub fn record_device(&mut self, id: &str, at: DateTime<Utc>, state: DeviceState, metrics: Option<&Metrics>) {
+    pub fn record_device(
+        &mut self,
+        id: &str,
+        at: DateTime<Utc>,
+        state: DeviceState,
+        metrics: Option<&Metrics>,
+    ) {
         let at = minute(at);
         let samples = self.devices.entry(id.to_owned()).or_default();
         let sample = DeviceSample {
@@ -52,34 +62,60 @@ impl History {
             Some(last) if last.at > at => {}
             _ => samples.push_back(sample),
         }
-        while samples.len() > MAX_DEVICE_SAMPLES || samples.front().is_some_and(|s| s.at < at - KEEP) {
+        while samples.len() > MAX_DEVICE_SAMPLES
+            || samples.front().is_some_and(|s| s.at < at - KEEP)
+        {
             samples.pop_front();
         }
     }
 
-    /// Records a window's state change.
-    pub fn record_window(&mut self, id: &str, at: DateTime<Utc>, state: WindowState, staff_id: Option<String>) {
+    /// Records a window's state change; false when neither state nor person changed (nothing recorded).
+    pub fn record_window(
+        &mut self,
+        id: &str,
+        at: DateTime<Utc>,
+        state: WindowState,
+        staff_id: Option<String>,
+    ) -> bool {
         let samples = self.windows.entry(id.to_owned()).or_default();
-        if samples.back().is_some_and(|s| s.state == state && s.staff_id == staff_id) {
-            return;
+        if samples
+            .back()
+            .is_some_and(|s| s.state == state && s.staff_id == staff_id)
+        {
+            return false;
         }
-        samples.push_back(WindowSample { at, state, staff_id });
-        while samples.len() > MAX_WINDOW_SAMPLES || samples.front().is_some_and(|s| s.at < at - KEEP) {
+        samples.push_back(WindowSample {
+            at,
+            state,
+            staff_id,
+        });
+        while samples.len() > MAX_WINDOW_SAMPLES
+            || samples.front().is_some_and(|s| s.at < at - KEEP)
+        {
             samples.pop_front();
         }
+        true
     }
 
     pub fn device(&self, id: &str) -> DeviceHistory {
         DeviceHistory {
             device_id: id.to_owned(),
-            samples: self.devices.get(id).map(|s| s.iter().cloned().collect()).unwrap_or_default(),
+            samples: self
+                .devices
+                .get(id)
+                .map(|s| s.iter().cloned().collect())
+                .unwrap_or_default(),
         }
     }
 
     pub fn window(&self, id: &str) -> WindowHistory {
         WindowHistory {
             window_id: id.to_owned(),
-            samples: self.windows.get(id).map(|s| s.iter().cloned().collect()).unwrap_or_default(),
+            samples: self
+                .windows
+                .get(id)
+                .map(|s| s.iter().cloned().collect())
+                .unwrap_or_default(),
         }
     }
 }
@@ -89,11 +125,16 @@ mod tests {
     use super::*;
 
     fn t(mins: i64, secs: i64) -> DateTime<Utc> {
-        "2026-12-03T00:00:00Z".parse::<DateTime<Utc>>().unwrap() + TimeDelta::minutes(mins) + TimeDelta::seconds(secs)
+        "2026-12-03T00:00:00Z".parse::<DateTime<Utc>>().unwrap()
+            + TimeDelta::minutes(mins)
+            + TimeDelta::seconds(secs)
     }
 
     fn m(cpu: f64) -> Metrics {
-        Metrics { cpu_pct: Some(cpu), ..Default::default() }
+        Metrics {
+            cpu_pct: Some(cpu),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -105,7 +146,10 @@ mod tests {
         h.record_device("k", t(1, 0), DeviceState::Online, Some(&m(3.0)));
         let s = h.device("k").samples;
         assert_eq!(s.len(), 2);
-        assert_eq!((s[0].cpu_pct, s[0].state), (Some(2.0), DeviceState::Offline));
+        assert_eq!(
+            (s[0].cpu_pct, s[0].state),
+            (Some(2.0), DeviceState::Offline)
+        );
         assert_eq!(s[1].cpu_pct, Some(3.0));
         for i in 0..(25 * 60) {
             h.record_device("k", t(i, 0), DeviceState::Online, Some(&m(i as f64)));

@@ -52,8 +52,16 @@ pub enum Query {
     Windows(oneshot::Sender<Vec<WindowView>>),
     Alerts(oneshot::Sender<Vec<AlertView>>),
     Queues(oneshot::Sender<Vec<hall_protocol::api::QueueView>>),
-    DeviceHistory(String, oneshot::Sender<Option<hall_protocol::api::DeviceHistory>>),
-    WindowHistory(String, oneshot::Sender<Option<hall_protocol::api::WindowHistory>>),
+    /// The leave register changed: the model takes the new entries (POST-4).
+    SetLeave(Vec<hall_protocol::api::LeaveEntry>, oneshot::Sender<()>),
+    DeviceHistory(
+        String,
+        oneshot::Sender<Option<hall_protocol::api::DeviceHistory>>,
+    ),
+    WindowHistory(
+        String,
+        oneshot::Sender<Option<hall_protocol::api::WindowHistory>>,
+    ),
     /// DEV-6 maintenance marks.
     SetMaintenance {
         device_id: String,
@@ -126,12 +134,25 @@ impl HubHandle {
     pub async fn queues(&self) -> Result<Vec<hall_protocol::api::QueueView>, HubGone> {
         self.ask(Query::Queues).await
     }
+    /// Gives the model the current leave register.
+    pub async fn set_leave(
+        &self,
+        entries: Vec<hall_protocol::api::LeaveEntry>,
+    ) -> Result<(), HubGone> {
+        self.ask(|tx| Query::SetLeave(entries, tx)).await
+    }
     /// The last 24 h of a device; `None` for an unknown device.
-    pub async fn device_history(&self, id: String) -> Result<Option<hall_protocol::api::DeviceHistory>, HubGone> {
+    pub async fn device_history(
+        &self,
+        id: String,
+    ) -> Result<Option<hall_protocol::api::DeviceHistory>, HubGone> {
         self.ask(|tx| Query::DeviceHistory(id, tx)).await
     }
     /// The last 24 h of a window; `None` for an unknown window.
-    pub async fn window_history(&self, id: String) -> Result<Option<hall_protocol::api::WindowHistory>, HubGone> {
+    pub async fn window_history(
+        &self,
+        id: String,
+    ) -> Result<Option<hall_protocol::api::WindowHistory>, HubGone> {
         self.ask(|tx| Query::WindowHistory(id, tx)).await
     }
     pub async fn ack(
@@ -372,6 +393,10 @@ impl Hub {
             }
             Query::Queues(tx) => {
                 let _ = tx.send(hall.queue_views(now));
+            }
+            Query::SetLeave(entries, tx) => {
+                hall.set_leave(&entries);
+                let _ = tx.send(());
             }
             Query::DeviceHistory(id, tx) => {
                 let known = hall.device_view(&id, now).is_some();

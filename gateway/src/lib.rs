@@ -67,7 +67,7 @@ pub async fn run(
     }
 
     let model_options = ModelOptions::for_config(raw);
-    let hall = Hall::new(&cfg, model_options, opts.clock.speed());
+    let mut hall = Hall::new(&cfg, model_options, opts.clock.speed());
     let recorder = match &opts.record {
         Some(path) => Some(
             replay::Recorder::create(path, cfg.calendar.tz())
@@ -81,17 +81,26 @@ pub async fn run(
 
     let mut tasks = tokio::task::JoinSet::new();
     let data_dir = PathBuf::from(&raw.data.dir);
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
     // The sink stops after the hub, so the hub's last points still reach it (and its spool).
     let sink_shutdown = CancellationToken::new();
     let sink = match &raw.influxdb {
         Some(influx) => Some(
-            sinks::influxdb::InfluxSink::start(influx, &raw.hall.id, &data_dir, sink_shutdown.clone())
-                .context("starting the InfluxDB sink")?,
+            sinks::influxdb::InfluxSink::start(
+                influx,
+                &raw.hall.id,
+                &data_dir,
+                sink_shutdown.clone(),
+            )
+            .context("starting the InfluxDB sink")?,
         ),
         None => None,
     };
-    let outputs = outputs::Outputs::new(raw, sink.clone());
+    let journal = journal::Journal::open(&data_dir).context("opening the journal")?;
+    let journal_handle = journal.handle();
+    restore(&mut hall, &journal_handle, raw, opts.clock.now().wall)?;
+    let outputs = outputs::Outputs::new(raw, sink.clone(), Some(journal_handle.clone()));
     tasks.spawn(hub::run(
         hall,
         channels,
@@ -140,12 +149,17 @@ pub async fn run(
         started: Instant::now(),
         extra_metrics: {
             let sink = sink.clone();
+            let journal = journal_handle.clone();
             Arc::new(move |out: &mut String| {
                 if let Some(sink) = &sink {
                     sink.render_prometheus(out);
                 }
+                render_journal_metrics(&journal.stats(), out);
             })
         },
+        journal: journal_handle.clone(),
+        calendar: cfg.calendar.clone(),
+        clock: opts.clock.clone(),
     };
     let router = api::app(state, opts.dashboard_dir);
     let addr = opts.http.local_addr()?;
@@ -156,9 +170,94 @@ pub async fn run(
     server.await.context("HTTP server failed")?;
     shutdown.cancel();
     while tasks.join_next().await.is_some() {}
+    // Everything the hub handed to the journal is committed before the process ends.
+    if let Err(error) = journal_handle.sync().await {
+        tracing::error!(%error, "journal sync at shutdown failed");
+    }
+    tokio::task::spawn_blocking(move || journal.close())
+        .await
+        .ok();
     sink_shutdown.cancel();
     if let Some(sink) = sink {
         sink.stopped().await;
     }
     Ok(())
+}
+
+/// Restores what the journal kept from before a restart (open alerts, window staffing, the leave register) and
+/// records A/B post assignments that changed since the last start in the audit trail (POST-6).
+fn restore(
+    hall: &mut Hall,
+    journal: &journal::JournalHandle,
+    raw: &hall_protocol::config::HallConfig,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let open = journal
+        .open_alerts()
+        .context("reading open alerts from the journal")?;
+    let max_id = journal.max_alert_id().context("reading the journal")?;
+    let windows = journal
+        .last_window_states()
+        .context("reading window states from the journal")?;
+    let leave = journal
+        .leave_list(None)
+        .context("reading the leave register")?;
+    tracing::info!(
+        open_alerts = open.len(),
+        windows = windows.len(),
+        leave = leave.len(),
+        "restored from the journal"
+    );
+    hall.restore(open, max_id, &windows);
+    hall.set_leave(&leave);
+
+    let audit = journal
+        .audit_list(10_000)
+        .context("reading the audit trail")?;
+    for w in &raw.windows {
+        let subject = format!("window:{}", w.id);
+        let new = serde_json::json!({ "a_post": w.a_post, "b_post": w.b_post });
+        let last = audit
+            .iter()
+            .filter(|e| e.action == "window.assign" && e.subject == subject)
+            .max_by_key(|e| e.id);
+        if last.and_then(|e| e.new.as_ref()) != Some(&new) {
+            journal.append_audit(hall_protocol::api::AuditEntry {
+                id: 0,
+                at: now,
+                who: "hall config".into(),
+                action: "window.assign".into(),
+                subject,
+                old: last.and_then(|e| e.new.clone()),
+                new: Some(new),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn render_journal_metrics(stats: &journal::JournalStats, out: &mut String) {
+    use std::fmt::Write as _;
+    for (name, help, v) in [
+        (
+            "hallwatch_journal_written_total",
+            "Records committed to the journal.",
+            stats.written,
+        ),
+        (
+            "hallwatch_journal_dropped_total",
+            "Records dropped before reaching the journal (data loss).",
+            stats.dropped,
+        ),
+        (
+            "hallwatch_journal_failed_total",
+            "Records whose journal write failed.",
+            stats.failed,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+        );
+    }
 }

@@ -3,24 +3,31 @@
 //! network (it spools when it must).
 
 use chrono::{DateTime, Utc};
-use hall_protocol::api::{Change, DeviceHistory, WindowHistory};
+use hall_protocol::api::{Change, DeviceHistory, WindowHistory, WindowTransition};
 use hall_protocol::config::HallConfig;
 use hall_protocol::payload::Heartbeat;
 
 use crate::history::History;
+use crate::journal::JournalHandle;
 use crate::sinks::influxdb::{Point, SinkHandle};
 use crate::sinks::points::PointMaker;
 
 /// The hub's outputs.
 pub struct Outputs {
     history: History,
+    journal: Option<JournalHandle>,
     sink: Option<(SinkHandle, PointMaker)>,
     points: Vec<Point>,
 }
 
 impl Outputs {
-    pub fn new(cfg: &HallConfig, sink: Option<SinkHandle>) -> Self {
-        Outputs { history: History::default(), sink: sink.map(|s| (s, PointMaker::new(cfg))), points: Vec::new() }
+    pub fn new(cfg: &HallConfig, sink: Option<SinkHandle>, journal: Option<JournalHandle>) -> Self {
+        Outputs {
+            history: History::default(),
+            journal,
+            sink: sink.map(|s| (s, PointMaker::new(cfg))),
+            points: Vec::new(),
+        }
     }
 
     /// A heartbeat was applied to the model.
@@ -35,9 +42,32 @@ impl Outputs {
     pub fn on_changes(&mut self, changes: &[Change], at: DateTime<Utc>) {
         for change in changes {
             match change {
-                Change::Device(d) => self.history.record_device(&d.id, at, d.state, d.metrics.as_ref()),
+                Change::Device(d) => {
+                    self.history
+                        .record_device(&d.id, at, d.state, d.metrics.as_ref())
+                }
                 Change::Window(w) => {
-                    self.history.record_window(&w.id, at, w.state, w.staff.as_ref().map(|s| s.id.clone()))
+                    let changed = self.history.record_window(
+                        &w.id,
+                        at,
+                        w.state,
+                        w.staff.as_ref().map(|s| s.id.clone()),
+                    );
+                    // Every staffing transition is kept: hand-overs (POST-1) are read from them.
+                    if let (true, Some(j)) = (changed, &self.journal) {
+                        j.record_window(WindowTransition {
+                            window_id: w.id.clone(),
+                            state: w.state,
+                            staff: w.staff.clone(),
+                            reason: w.away_reason.clone(),
+                            at: w.since.unwrap_or(at),
+                        });
+                    }
+                }
+                Change::Alert(a) => {
+                    if let Some(j) = &self.journal {
+                        j.record_alert(a.clone());
+                    }
                 }
                 _ => {}
             }

@@ -472,6 +472,7 @@ pub struct NewLeave {
     #[serde(default)]
     pub note: String,
     /// Who enters it in the register.
+    #[serde(alias = "created_by")]
     pub by: String,
 }
 

@@ -6,5 +6,6 @@ mod browser;
 mod gateway;
 mod live;
 mod replay;
+mod restart;
 mod util;
 mod wall;

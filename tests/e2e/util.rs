@@ -204,15 +204,41 @@ impl Gateway {
         let dir = tempfile::tempdir().unwrap();
         let http_port = free_port();
         let broker_port = external_broker.unwrap_or_else(free_port);
+        Self::start_in(dir, http_port, broker_port, external_broker.is_none()).await
+    }
+
+    /// Kills the gateway with SIGKILL and starts it again on the same ports, config and data directory.
+    pub async fn kill_and_restart(self) -> Gateway {
+        self.proc.signal("KILL");
+        let Gateway {
+            mut proc,
+            http_port,
+            broker_port,
+            dir,
+            ..
+        } = self;
+        proc.wait_exit(Duration::from_secs(10))
+            .expect("the gateway dies on SIGKILL");
+        let previous_log = proc.log();
+        drop(proc);
+        std::fs::write(
+            dir.path().join("hall-gateway.before-restart.log"),
+            previous_log,
+        )
+        .unwrap();
+        Self::start_in(dir, http_port, broker_port, true).await
+    }
+
+    async fn start_in(
+        dir: tempfile::TempDir,
+        http_port: u16,
+        broker_port: u16,
+        embedded: bool,
+    ) -> Gateway {
         let config = dir.path().join("hall.toml");
         std::fs::write(
             &config,
-            test_config(
-                broker_port,
-                http_port,
-                external_broker.is_none(),
-                &dir.path().join("data"),
-            ),
+            test_config(broker_port, http_port, embedded, &dir.path().join("data")),
         )
         .unwrap();
         let dashboard = std::env::var_os("HALLWATCH_DASHBOARD_DIR")

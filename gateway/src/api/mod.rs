@@ -3,6 +3,7 @@
 //!
 //! [`app`] builds the router from already-made state, so tests call it directly.
 
+mod leave;
 mod live;
 mod rest;
 
@@ -30,6 +31,11 @@ pub struct AppState {
     pub started: Instant,
     /// Extra Prometheus text appended to `/metrics` by other components (e.g. the metrics sink).
     pub extra_metrics: Arc<dyn Fn(&mut String) + Send + Sync>,
+    /// The SQLite journal: leave register, audit trail.
+    pub journal: crate::journal::JournalHandle,
+    /// The hall calendar (late notice of annual leave counts working days).
+    pub calendar: crate::model::calendar::Calendar,
+    pub clock: Arc<dyn crate::clock::Clock>,
 }
 
 /// The whole router: API, live stream, metrics, health, and the dashboard at `/` (with its client-side routes
@@ -46,6 +52,9 @@ pub fn app(state: AppState, dashboard_dir: PathBuf) -> Router {
         .route("/alerts", get(rest::alerts))
         .route("/queues", get(rest::queues))
         .route("/alerts/{id}/ack", post(rest::ack))
+        .route("/leave", get(leave::list).post(leave::create))
+        .route("/leave/{id}/return", post(leave::return_from))
+        .route("/audit", get(leave::audit))
         .route(
             "/devices/{id}/maintenance",
             post(rest::set_maintenance).delete(rest::lift_maintenance),

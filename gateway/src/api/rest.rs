@@ -14,7 +14,7 @@ use crate::hub::HubGone;
 use crate::model::alerts::AckError;
 
 /// An API error: a status and a message for the caller.
-pub struct Error(StatusCode, String);
+pub struct Error(pub StatusCode, pub String);
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
@@ -51,14 +51,20 @@ pub async fn device(State(s): State<AppState>, Path(id): Path<String>) -> Result
 pub async fn device_history(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response> {
     match s.hub.device_history(id.clone()).await? {
         Some(h) => Ok(Json(h).into_response()),
-        None => Err(Error(StatusCode::NOT_FOUND, format!("no device with id {id:?}"))),
+        None => Err(Error(
+            StatusCode::NOT_FOUND,
+            format!("no device with id {id:?}"),
+        )),
     }
 }
 
 pub async fn window_history(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response> {
     match s.hub.window_history(id.clone()).await? {
         Some(h) => Ok(Json(h).into_response()),
-        None => Err(Error(StatusCode::NOT_FOUND, format!("no window with id {id:?}"))),
+        None => Err(Error(
+            StatusCode::NOT_FOUND,
+            format!("no window with id {id:?}"),
+        )),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod calendar;
 mod desk;
 pub mod devices;
 pub mod inspection;
+pub mod leave;
 pub mod queues;
 pub mod ratings;
 pub mod rules;
@@ -295,6 +296,29 @@ impl Hall {
                 out.push(Change::Alert(a));
             }
         }
+    }
+
+    /// Restores the state journalled before a restart: open alerts (ids continue after `max_alert_id`) and who
+    /// was at each window. The startup grace period keeps the restored state from raising a storm.
+    pub fn restore(
+        &mut self,
+        open_alerts: Vec<AlertView>,
+        max_alert_id: u64,
+        windows: &[hall_protocol::api::WindowTransition],
+    ) {
+        self.alerts.restore(open_alerts);
+        self.alerts.set_next_id(max_alert_id + 1);
+        for t in windows {
+            let (present, away) = leave::presence_of(t);
+            self.windows.restore(&t.window_id, present, away);
+        }
+    }
+
+    /// Takes the leave register's entries as the current absences (POST-4, POST-5).
+    pub fn set_leave(&mut self, entries: &[hall_protocol::api::LeaveEntry]) {
+        let windows = &self.windows;
+        let absences = leave::absences(&self.calendar, entries, |id| windows.staff_name(id));
+        self.absences = absences;
     }
 
     /// Replaces the absences from the leave register (POST-4, POST-5).

@@ -361,7 +361,13 @@ impl Queues {
     ) -> Vec<QueueView> {
         self.services
             .iter()
-            .map(|s| s.view(now, open_windows.get(&s.id).copied().unwrap_or(0), in_service))
+            .map(|s| {
+                s.view(
+                    now,
+                    open_windows.get(&s.id).copied().unwrap_or(0),
+                    in_service,
+                )
+            })
             .collect()
     }
 }
@@ -379,7 +385,8 @@ impl ServiceQueue {
         let longest = self.longest_wait(now);
         // Q-2: "超过" — strictly over the service level, strictly over the allowed count.
         let over = longest > self.service_level
-            || u64::from(waiting) > u64::from(self.max_waiting_per_window) * u64::from(open_windows);
+            || u64::from(waiting)
+                > u64::from(self.max_waiting_per_window) * u64::from(open_windows);
         QueueView {
             service: self.id.clone(),
             name: self.name.clone(),
@@ -402,7 +409,9 @@ fn average_secs(samples: &VecDeque<(DateTime<Utc>, TimeDelta)>, now: DateTime<Ut
     let (n, total) = samples
         .iter()
         .filter(|(at, _)| *at >= cutoff)
-        .fold((0i64, 0i64), |(n, total), (_, d)| (n + 1, total + d.num_seconds().max(0)));
+        .fold((0i64, 0i64), |(n, total), (_, d)| {
+            (n + 1, total + d.num_seconds().max(0))
+        });
     (n > 0).then(|| ((total + n / 2) / n) as u64)
 }
 
@@ -486,4 +495,378 @@ pub fn empty_window_conditions(
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{FixedOffset, NaiveTime};
+
+    const CONFIG: &str = r#"
+[hall]
+id = "h"
+
+[[services]]
+id = "sb"
+name = "社保业务"
+
+[[services]]
+id = "yb"
+name = "医保业务"
+service_level_mins = 20
+max_waiting_per_window = 2
+"#;
+
+    fn queues() -> Queues {
+        let cfg: HallConfig = toml::from_str(CONFIG).unwrap();
+        let mut q = Queues::from_config(&cfg);
+        q.roll_to(day(3));
+        q
+    }
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 12, d).unwrap()
+    }
+
+    /// Hall-local (UTC+8) time on 2026-12-03.
+    fn t(hms: &str) -> DateTime<Utc> {
+        day(3)
+            .and_time(NaiveTime::parse_from_str(hms, "%H:%M:%S").unwrap())
+            .and_utc()
+            - TimeDelta::hours(8)
+    }
+
+    fn ev(action: TicketAction, ticket: &str, service: &str, window: Option<&str>) -> TicketEvent {
+        TicketEvent {
+            v: 1,
+            action,
+            ticket: ticket.into(),
+            service: service.into(),
+            window_id: window.map(Into::into),
+            // The dispenser's own time is deliberately wrong: KPIs run on the receive time.
+            at: t("00:00:00").with_timezone(&FixedOffset::east_opt(0).unwrap()),
+        }
+    }
+
+    use TicketAction::{Called, Issued, NoShow, Served};
+
+    /// The fixed sequence of the KPI test: (hall-local time, action, ticket, window).
+    const SEQUENCE: &[(&str, TicketAction, &str, Option<&str>)] = &[
+        ("09:00:00", Issued, "A001", None),
+        ("09:02:00", Issued, "A002", None),
+        ("09:05:00", Issued, "A003", None),
+        ("09:10:00", Called, "A001", Some("w1")), // wait 600 s
+        ("09:12:00", Called, "A002", Some("w2")), // wait 600 s
+        ("09:13:00", Called, "A002", Some("w2")), // re-call at the same window: nothing changes
+        ("09:15:00", Served, "A001", Some("w1")), // service 300 s
+        ("09:16:00", Called, "A002", Some("w1")), // moved to w1: the wait stays 600 s
+        ("09:20:00", Called, "A003", Some("w2")), // wait 900 s
+        ("09:23:00", NoShow, "A003", Some("w2")), // no service time
+        ("09:26:00", Served, "A002", Some("w1")), // service 600 s, from the call at w1
+        ("09:27:00", Served, "A002", Some("w1")), // duplicate
+        ("09:30:00", Issued, "A004", None),
+        ("09:30:00", Issued, "A004", None), // duplicate
+        ("09:40:00", Issued, "A005", None),
+        ("11:50:00", Called, "A004", Some("w1")), // wait 8400 s
+        ("14:35:00", Served, "A004", Some("w1")), // across lunch: 2 h 45 min = 9900 s of wall time
+    ];
+
+    fn play(q: &mut Queues, until: &str) -> Vec<TicketOutcome> {
+        SEQUENCE
+            .iter()
+            .filter(|(at, ..)| t(at) <= t(until))
+            .map(|&(at, action, ticket, window)| {
+                q.apply(&ev(action, ticket, "sb", window), t(at)).unwrap()
+            })
+            .collect()
+    }
+
+    fn sb(q: &Queues, now: &str) -> QueueView {
+        q.views(t(now), &HashMap::new(), false).remove(0)
+    }
+
+    #[test]
+    fn kpis_match_hand_computed_values() {
+        // (time of the reading, waiting, longest wait, avg wait 1 h, avg service 1 h, served, no-shows)
+        let table: &[(&str, u32, u64, Option<u64>, Option<u64>, u32, u32)] = &[
+            ("09:05:00", 3, 300, None, None, 0, 0),
+            ("09:12:00", 1, 420, Some(600), None, 0, 0),
+            ("09:16:00", 1, 660, Some(600), Some(300), 1, 0),
+            // A001 600, A002 600, A003 900; A001 300, A002 600.
+            ("09:45:00", 2, 900, Some(700), Some(450), 2, 1),
+            // An hour after A001's call at 09:10 it leaves the average: (600 + 900) / 2.
+            ("10:11:00", 2, 2460, Some(750), Some(450), 2, 1),
+            // Only A004 is recent; A005 has waited since 09:40 through lunch.
+            ("12:00:00", 1, 8400, Some(8400), None, 2, 1),
+            ("14:40:00", 1, 18000, None, Some(9900), 3, 1),
+        ];
+        for &(now, waiting, longest, avg_wait, avg_service, served, no_shows) in table {
+            let mut q = queues();
+            play(&mut q, now);
+            let v = sb(&q, now);
+            assert_eq!(
+                (
+                    v.waiting,
+                    v.longest_wait_secs,
+                    v.avg_wait_secs_1h,
+                    v.avg_service_secs_1h,
+                    v.served_today,
+                    v.no_shows_today
+                ),
+                (waiting, longest, avg_wait, avg_service, served, no_shows),
+                "at {now}"
+            );
+        }
+    }
+
+    #[test]
+    fn windows_follow_calls_moves_and_completions() {
+        // (time, ticket at w1, since, ticket at w2, served at w1, served at w2)
+        let table: &[(&str, Option<&str>, Option<&str>, Option<&str>, u32, u32)] = &[
+            (
+                "09:12:00",
+                Some("A001"),
+                Some("09:10:00"),
+                Some("A002"),
+                0,
+                0,
+            ),
+            (
+                "09:13:00",
+                Some("A001"),
+                Some("09:10:00"),
+                Some("A002"),
+                0,
+                0,
+            ),
+            ("09:15:00", None, None, Some("A002"), 1, 0),
+            ("09:16:00", Some("A002"), Some("09:16:00"), None, 1, 0),
+            (
+                "09:20:00",
+                Some("A002"),
+                Some("09:16:00"),
+                Some("A003"),
+                1,
+                0,
+            ),
+            ("09:23:00", Some("A002"), Some("09:16:00"), None, 1, 0),
+            ("09:27:00", None, None, None, 2, 0),
+            ("12:00:00", Some("A004"), Some("11:50:00"), None, 2, 0),
+            ("14:35:00", None, None, None, 3, 0),
+        ];
+        for &(now, w1, since, w2, served1, served2) in table {
+            let mut q = queues();
+            play(&mut q, now);
+            let w1_now = q.at_window("w1");
+            assert_eq!(w1_now.map(|w| w.ticket.as_str()), w1, "w1 at {now}");
+            assert_eq!(w1_now.map(|w| w.since), since.map(t), "w1 since at {now}");
+            assert_eq!(
+                q.at_window("w2").map(|w| w.ticket.as_str()),
+                w2,
+                "w2 at {now}"
+            );
+            assert_eq!(
+                (q.served_at("w1"), q.served_at("w2")),
+                (served1, served2),
+                "at {now}"
+            );
+        }
+    }
+
+    #[test]
+    fn window_updates_tell_the_windows_what_changed() {
+        let mut q = queues();
+        let outcomes = play(&mut q, "09:27:00");
+        let updates: Vec<Vec<(&str, Option<&str>, bool)>> = outcomes
+            .iter()
+            .map(|o| {
+                o.windows
+                    .iter()
+                    .map(|u| (u.window_id.as_str(), u.ticket.as_deref(), u.served))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            updates,
+            vec![
+                vec![],
+                vec![],
+                vec![],
+                vec![("w1", Some("A001"), false)],
+                vec![("w2", Some("A002"), false)],
+                vec![],
+                vec![("w1", None, true)],
+                vec![("w2", None, false), ("w1", Some("A002"), false)],
+                vec![("w2", Some("A003"), false)],
+                vec![("w2", None, false)],
+                vec![("w1", None, true)],
+                vec![],
+            ]
+        );
+        let changed: Vec<bool> = outcomes.iter().map(|o| o.changed).collect();
+        assert_eq!(
+            changed,
+            vec![
+                true, true, true, true, true, false, true, true, true, true, true, false
+            ]
+        );
+    }
+
+    #[test]
+    fn out_of_order_and_unknown_events() {
+        let mut q = queues();
+        // Served before anything else was heard of it: counted, with no wait or service time to measure.
+        q.apply(&ev(Served, "B001", "sb", Some("w1")), t("09:00:00"))
+            .unwrap();
+        // Its late `issued` and `called` cannot move it back.
+        q.apply(&ev(Issued, "B001", "sb", None), t("09:00:01"))
+            .unwrap();
+        let late_call = q
+            .apply(&ev(Called, "B001", "sb", Some("w1")), t("09:00:02"))
+            .unwrap();
+        assert_eq!(late_call, TicketOutcome::default());
+        let v = sb(&q, "09:01:00");
+        assert_eq!(
+            (v.waiting, v.served_today, v.avg_wait_secs_1h),
+            (0, 1, None)
+        );
+        assert_eq!(q.served_at("w1"), 1);
+        // Called without an `issued`: at the window, not waiting, no wait measured.
+        q.apply(&ev(Called, "B002", "sb", Some("w2")), t("09:02:00"))
+            .unwrap();
+        assert_eq!(q.at_window("w2").unwrap().ticket, "B002");
+        assert_eq!(sb(&q, "09:03:00").avg_wait_secs_1h, None);
+        // A no-show of a ticket never called leaves the queue.
+        q.apply(&ev(Issued, "B003", "sb", None), t("09:04:00"))
+            .unwrap();
+        q.apply(&ev(NoShow, "B003", "sb", None), t("09:05:00"))
+            .unwrap();
+        let v = sb(&q, "09:06:00");
+        assert_eq!((v.waiting, v.no_shows_today), (0, 1));
+        assert_eq!(
+            q.apply(&ev(Issued, "X001", "nope", None), t("09:07:00")),
+            Err(UnknownService("nope".into()))
+        );
+    }
+
+    #[test]
+    fn a_new_day_starts_from_zero() {
+        let mut q = queues();
+        play(&mut q, "12:00:00");
+        assert!(!q.roll_to(day(3)));
+        assert!(q.roll_to(day(4)));
+        let v = sb(&q, "12:00:00");
+        assert_eq!((v.waiting, v.served_today, v.no_shows_today), (0, 0, 0));
+        assert_eq!(q.served_at("w1"), 0);
+        assert!(q.at_window("w1").is_none());
+        // Yesterday's ticket numbers are new tickets today.
+        q.apply(&ev(Issued, "A001", "sb", None), t("12:00:00"))
+            .unwrap();
+        assert_eq!(sb(&q, "12:00:00").waiting, 1);
+    }
+
+    #[test]
+    fn q2_service_level_is_strictly_over() {
+        // sb: default 30 min, 15 per open window; yb: 20 min, 2 per open window.
+        // (service, tickets issued at 09:00:00, reading at, open windows, in service, over)
+        let table: &[(&str, usize, &str, u32, bool, bool)] = &[
+            ("sb", 1, "09:29:59", 1, true, false),
+            ("sb", 1, "09:30:00", 1, true, false), // exactly 30 min: not over ("超过")
+            ("sb", 1, "09:30:01", 1, true, true),
+            ("sb", 1, "09:30:01", 1, false, false), // outside `service` Q-2 does not apply
+            ("yb", 1, "09:20:00", 1, true, false),
+            ("yb", 1, "09:20:01", 1, true, true),
+            ("sb", 15, "09:01:00", 1, true, false), // 15 = 15 × 1: not over
+            ("sb", 16, "09:01:00", 1, true, true),
+            ("sb", 30, "09:01:00", 2, true, false),
+            ("sb", 31, "09:01:00", 2, true, true),
+            ("yb", 2, "09:01:00", 1, true, false),
+            ("yb", 3, "09:01:00", 1, true, true),
+            ("yb", 1, "09:01:00", 0, true, true), // people waiting and no window open
+            ("yb", 0, "09:01:00", 0, true, false),
+        ];
+        for &(service, n, now, open, in_service, over) in table {
+            let mut q = queues();
+            for i in 0..n {
+                q.apply(
+                    &ev(Issued, &format!("T{i:03}"), service, None),
+                    t("09:00:00"),
+                )
+                .unwrap();
+            }
+            let open_windows = HashMap::from([(service.to_owned(), open)]);
+            let views = q.views(t(now), &open_windows, in_service);
+            let v = views.iter().find(|v| v.service == service).unwrap();
+            assert_eq!(
+                v.over_service_level, over,
+                "{service} {n} waiting at {now}, {open} open"
+            );
+            let (active, spec) = service_level_conditions(&views)
+                .into_iter()
+                .find(|(_, s)| s.subject == format!("service:{service}"))
+                .unwrap();
+            assert_eq!(active, over);
+            assert_eq!((spec.rule, spec.kind), ("Q-2", "queue_over_service_level"));
+        }
+    }
+
+    #[test]
+    fn open_windows_count_staffed_windows_per_service() {
+        let window = |id: &str, state: WindowState, services: &[&str]| WindowView {
+            id: id.into(),
+            number: 1,
+            unit: "u".into(),
+            unit_name: "社保科".into(),
+            unit_kind: hall_protocol::config::UnitKind::Multi,
+            services: services.iter().map(|s| s.to_string()).collect(),
+            state,
+            staff: None,
+            a_post: hall_protocol::api::StaffRef {
+                id: "a".into(),
+                name: "张三".into(),
+            },
+            b_post: None,
+            since: None,
+            away_reason: None,
+            current_ticket: None,
+            served_today: 0,
+        };
+        let ws = [
+            window("w1", WindowState::StaffedA, &["sb", "yb"]),
+            window("w2", WindowState::CoveredB, &["sb"]),
+            window("w3", WindowState::Empty, &["sb"]),
+            window("w4", WindowState::AwayReported, &["yb"]),
+        ];
+        let open = open_windows(&ws, true);
+        assert_eq!((open["sb"], open["yb"]), (2, 1));
+        assert!(open_windows(&ws, false).is_empty());
+        // Q-3: an empty window escalates only while one of its services has people waiting.
+        let mut q = queues();
+        q.apply(&ev(Issued, "A001", "sb", None), t("09:00:00"))
+            .unwrap();
+        let views = q.views(t("09:01:00"), &open, true);
+        let active: Vec<(String, bool)> = empty_window_conditions(&ws, &views, |_| true, true)
+            .into_iter()
+            .map(|(a, s)| (s.subject, a))
+            .collect();
+        assert_eq!(
+            active,
+            vec![
+                ("window:w1".into(), true),
+                ("window:w2".into(), true),
+                ("window:w3".into(), true),
+                ("window:w4".into(), false), // yb has nobody waiting
+            ]
+        );
+        assert!(
+            empty_window_conditions(&ws, &views, |id| id != "w3", true)
+                .iter()
+                .any(|(a, s)| s.subject == "window:w3" && !a)
+        );
+        assert!(
+            empty_window_conditions(&ws, &views, |_| true, false)
+                .iter()
+                .all(|(a, _)| !a)
+        );
+    }
 }

@@ -195,3 +195,213 @@ impl Ratings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use hall_protocol::api::{StaffRef, WindowState};
+    use hall_protocol::config::UnitKind;
+
+    fn window(id: &str, number: u32, staff: Option<&str>) -> WindowView {
+        WindowView {
+            id: id.into(),
+            number,
+            unit: "u".into(),
+            unit_name: "社保科".into(),
+            unit_kind: UnitKind::Multi,
+            services: vec!["sb".into()],
+            state: WindowState::StaffedA,
+            staff: staff.map(|s| StaffRef {
+                id: s.into(),
+                name: s.into(),
+            }),
+            a_post: StaffRef {
+                id: "a".into(),
+                name: "张三".into(),
+            },
+            b_post: None,
+            since: None,
+            away_reason: None,
+            current_ticket: None,
+            served_today: 0,
+        }
+    }
+
+    fn ratings() -> Ratings {
+        let cfg: HallConfig = toml::from_str(
+            r#"
+[hall]
+id = "h"
+[[staff]]
+id = "a"
+name = "张三"
+unit = "u"
+[[staff]]
+id = "b"
+name = "李四"
+unit = "u"
+"#,
+        )
+        .unwrap();
+        let mut r = Ratings::from_config(&cfg);
+        r.roll_to(NaiveDate::from_ymd_opt(2026, 12, 3).unwrap());
+        r
+    }
+
+    fn local(d: u32, h: u32, m: u32) -> DateTime<Tz> {
+        chrono_tz::Asia::Shanghai
+            .with_ymd_and_hms(2026, 12, d, h, m, 0)
+            .unwrap()
+    }
+
+    fn rating(
+        level: RatingLevel,
+        ticket: Option<&str>,
+        staff: Option<&str>,
+        m: u32,
+    ) -> RatingEvent {
+        RatingEvent {
+            v: 1,
+            level,
+            ticket: ticket.map(Into::into),
+            staff_id: staff.map(Into::into),
+            at: local(3, 9, m).fixed_offset(),
+        }
+    }
+
+    use RatingLevel::*;
+
+    #[test]
+    fn every_bad_rating_and_only_a_bad_one_raises_rat2() {
+        // (level, ticket, expected subject of the alert)
+        let table: &[(RatingLevel, Option<&str>, Option<&str>)] = &[
+            (VerySatisfied, Some("A001"), None),
+            (Satisfied, Some("A002"), None),
+            (Basic, Some("A003"), None),
+            (
+                Dissatisfied,
+                Some("A004"),
+                Some("rating:w1:2026-12-03:A004"),
+            ),
+            (
+                VeryDissatisfied,
+                Some("A005"),
+                Some("rating:w1:2026-12-03:A005"),
+            ),
+            (Dissatisfied, None, Some("rating:w1:2026-12-03:#6")),
+            (VeryDissatisfied, None, Some("rating:w1:2026-12-03:#7")),
+        ];
+        let mut r = ratings();
+        let w1 = window("w1", 1, Some("a"));
+        for (i, &(level, ticket, subject)) in table.iter().enumerate() {
+            let alert = r
+                .apply(&w1, &rating(level, ticket, None, i as u32), local(3, 9, 5))
+                .expect("not a duplicate");
+            assert_eq!(
+                alert.as_ref().map(|a| a.subject.as_str()),
+                subject,
+                "{level:?}"
+            );
+            if let Some(a) = alert {
+                assert_eq!((a.rule, a.kind), ("RAT-2", "bad_rating"));
+            }
+        }
+        let a = r
+            .apply(
+                &w1,
+                &rating(Dissatisfied, Some("A008"), Some("b"), 30),
+                local(3, 9, 42),
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            a.message,
+            "1号窗口 李四 收到“不满意”评价，票号 A008，时间 09:42，请值班领导回访"
+        );
+        assert_eq!(
+            r.window("w1"),
+            Tally {
+                ratings: 8,
+                satisfied: 2,
+                bad: 5
+            }
+        );
+    }
+
+    #[test]
+    fn satisfaction_per_window_person_and_day() {
+        let mut r = ratings();
+        let w1 = window("w1", 1, Some("a"));
+        let w2 = window("w2", 2, None);
+        let now = local(3, 10, 0);
+        r.apply(&w1, &rating(VerySatisfied, Some("A001"), None, 1), now);
+        r.apply(&w1, &rating(Basic, Some("A002"), None, 2), now);
+        r.apply(&w1, &rating(Satisfied, Some("A003"), Some("b"), 3), now);
+        r.apply(&w2, &rating(Satisfied, Some("A004"), None, 4), now);
+        // The same rating delivered twice counts once.
+        assert_eq!(
+            r.apply(&w2, &rating(Satisfied, Some("A004"), None, 4), now),
+            None
+        );
+        assert_eq!(r.window("w1").satisfaction(), Some(2.0 / 3.0));
+        assert_eq!(r.window("w2").satisfaction(), Some(1.0));
+        assert_eq!(r.window("w3").satisfaction(), None);
+        // w2 had nobody signed in: its rating counts for no person.
+        let staff: Vec<(&str, u32, u32)> = r
+            .by_staff()
+            .iter()
+            .map(|(id, t)| (id.as_str(), t.ratings, t.satisfied))
+            .collect();
+        assert_eq!(staff, vec![("a", 2, 1), ("b", 1, 1)]);
+        let view = r.view(
+            &[w1.clone(), w2.clone()],
+            5,
+            |id| if id == "w1" { 4 } else { 1 },
+            |id| id == "w2",
+        );
+        assert_eq!(
+            (
+                view.ratings_today,
+                view.satisfied_today,
+                view.bad_today,
+                view.services_today
+            ),
+            (4, 3, 0, 5)
+        );
+        assert_eq!(
+            view.windows,
+            vec![
+                WindowSatisfaction {
+                    window_id: "w1".into(),
+                    ratings: 3,
+                    satisfied: 2,
+                    services: 4,
+                    pad_offline: false
+                },
+                WindowSatisfaction {
+                    window_id: "w2".into(),
+                    ratings: 1,
+                    satisfied: 1,
+                    services: 1,
+                    pad_offline: true
+                },
+            ]
+        );
+        // A new day: windows and people start again, the day record keeps yesterday.
+        assert!(r.roll_to(NaiveDate::from_ymd_opt(2026, 12, 4).unwrap()));
+        r.apply(
+            &w1,
+            &rating(Dissatisfied, Some("A001"), None, 1),
+            local(4, 9, 0),
+        );
+        assert_eq!(r.window("w1").ratings, 1);
+        let days: Vec<(u32, u32)> = r
+            .by_day()
+            .values()
+            .map(|t| (t.ratings, t.satisfied))
+            .collect();
+        assert_eq!(days, vec![(4, 3), (1, 0)]);
+        assert_eq!(r.view(&[], 0, |_| 0, |_| false).ratings_today, 1);
+    }
+}

@@ -156,6 +156,11 @@ impl Windows {
         }
     }
 
+    /// The display name of a staff member (the id when unknown).
+    pub fn staff_name(&self, id: &str) -> String {
+        self.staff_ref(id).name
+    }
+
     pub fn contains(&self, window_id: &str) -> bool {
         self.idx.contains_key(window_id)
     }

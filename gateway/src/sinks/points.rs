@@ -30,14 +30,29 @@ pub struct PointMaker {
 
 impl PointMaker {
     pub fn new(cfg: &HallConfig) -> Self {
-        let devices =
-            cfg.devices.iter().map(|d| (d.id.clone(), (d.kind.as_str().to_owned(), d.location.clone()))).collect();
-        PointMaker { devices, device_states: HashMap::new(), windows: HashMap::new() }
+        let devices = cfg
+            .devices
+            .iter()
+            .map(|d| {
+                (
+                    d.id.clone(),
+                    (d.kind.as_str().to_owned(), d.location.clone()),
+                )
+            })
+            .collect();
+        PointMaker {
+            devices,
+            device_states: HashMap::new(),
+            windows: HashMap::new(),
+        }
     }
 
     fn device_point(&self, measurement: &str, id: &str, at: DateTime<Utc>) -> Point {
         let (kind, location) = self.devices.get(id).cloned().unwrap_or_default();
-        Point::new(measurement, at).tag("device", id).tag("kind", kind).tag("location", location)
+        Point::new(measurement, at)
+            .tag("device", id)
+            .tag("kind", kind)
+            .tag("location", location)
     }
 
     /// The point of one heartbeat.
@@ -55,7 +70,8 @@ impl PointMaker {
                 p = p.field(name, v);
             }
         }
-        p.field("uptime_secs", hb.uptime_secs as f64).field("seq", hb.seq as f64)
+        p.field("uptime_secs", hb.uptime_secs as f64)
+            .field("seq", hb.seq as f64)
     }
 
     /// Points for the changes of one delta (state changes only; unchanged states write nothing).
@@ -69,7 +85,10 @@ impl PointMaker {
                     out.push(
                         self.device_point("device_state", &d.id, at)
                             .field("state", d.state.as_str())
-                            .field("online", matches!(d.state, DeviceState::Online | DeviceState::Fault))
+                            .field(
+                                "online",
+                                matches!(d.state, DeviceState::Online | DeviceState::Fault),
+                            )
                             .field("faults", d.faults.len() as f64),
                     );
                 }
@@ -78,21 +97,31 @@ impl PointMaker {
                     if prev.is_some_and(|(s, _)| s == w.state) {
                         continue;
                     }
-                    let prev_secs = prev.map(|(_, since)| (at - since).num_milliseconds() as f64 / 1000.0);
-                    let state = serde_json::to_value(w.state).ok().and_then(|v| v.as_str().map(str::to_owned));
+                    let prev_secs =
+                        prev.map(|(_, since)| (at - since).num_milliseconds() as f64 / 1000.0);
+                    let state = serde_json::to_value(w.state)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned));
                     let mut p = Point::new("window_state", at)
                         .tag("window", w.id.clone())
                         .tag("unit", w.unit.clone())
                         .field("state", state.unwrap_or_default())
-                        .field("staff", w.staff.as_ref().map(|s| s.id.clone()).unwrap_or_default());
+                        .field(
+                            "staff",
+                            w.staff.as_ref().map(|s| s.id.clone()).unwrap_or_default(),
+                        );
                     if let Some(secs) = prev_secs {
                         p = p.field("prev_duration_secs", secs);
                     }
                     out.push(p);
                 }
                 Change::Alert(a) => {
-                    let state = serde_json::to_value(a.state).ok().and_then(|v| v.as_str().map(str::to_owned));
-                    let severity = serde_json::to_value(a.severity).ok().and_then(|v| v.as_str().map(str::to_owned));
+                    let state = serde_json::to_value(a.state)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned));
+                    let severity = serde_json::to_value(a.severity)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned));
                     out.push(
                         Point::new("alert", at)
                             .tag("rule", a.rule.clone())
