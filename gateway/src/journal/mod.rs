@@ -493,6 +493,17 @@ impl JournalHandle {
     pub fn audit_list(&self, limit: usize) -> Result<Vec<AuditEntry>, JournalError> {
         self.with_reader("reading the audit trail", |c| reader::audit_list(c, limit))
     }
+
+    /// The latest `limit` audit lines about one subject (`window:{id}`, `leave:{id}`), newest first.
+    pub fn audit_for_subject(
+        &self,
+        subject: &str,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, JournalError> {
+        self.with_reader("reading the audit trail", |c| {
+            reader::audit_for_subject(c, subject, limit)
+        })
+    }
 }
 
 #[cfg(test)]

@@ -182,3 +182,17 @@ pub fn audit_list(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<Audit
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     stmt.query_map([limit], audit_from_row)?.collect()
 }
+
+/// The latest `limit` audit lines about `subject` (e.g. `window:{id}`), newest first.
+pub fn audit_for_subject(
+    conn: &Connection,
+    subject: &str,
+    limit: usize,
+) -> rusqlite::Result<Vec<AuditEntry>> {
+    let sql =
+        format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE subject = ?1 ORDER BY id DESC LIMIT ?2");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    stmt.query_map(params![subject, limit], audit_from_row)?
+        .collect()
+}

@@ -375,6 +375,10 @@ async fn leave_create_return_and_register() {
     assert_eq!(audit[0].old, Some(serde_json::to_value(&e1).unwrap()));
     assert_eq!(audit[0].new, Some(serde_json::to_value(&returned).unwrap()));
     assert_eq!(j.audit_list(1).unwrap().len(), 1);
+    let about_e1 = j.audit_for_subject(&s(e1.id), 10).unwrap();
+    assert_eq!(about_e1.len(), 2);
+    assert_eq!(about_e1[0].action, "leave.return");
+    assert!(j.audit_for_subject("leave:999", 10).unwrap().is_empty());
 }
 
 #[test]
