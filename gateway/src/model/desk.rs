@@ -268,6 +268,7 @@ id = "w1"
 number = 1
 unit = "u"
 a_post = "a"
+b_post = "b"
 services = ["sb"]
 
 [[windows]]
@@ -275,6 +276,7 @@ id = "w2"
 number = 2
 unit = "u"
 a_post = "b"
+b_post = "a"
 services = ["sb"]
 
 [[devices]]
