@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's front door. `demo` runs the whole system on one machine, `test` runs every test
 //! with the real components they need, `bench` measures throughput.
 
+mod bench;
 mod dashboard;
 mod demo;
 mod tools;
@@ -27,6 +28,8 @@ enum Task {
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
+    /// Measure points per second through MQTT, the gateway and its InfluxDB sink into VictoriaMetrics.
+    Bench(bench::BenchArgs),
     /// Build the dashboard only (into target/dashboard).
     Dashboard {
         /// Build without size optimisation (faster).
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Task::Demo(args) => demo::run(&root, args),
         Task::Test { args } => test(&root, &args),
+        Task::Bench(args) => bench::run(&root, args),
         Task::Dashboard { dev } => dashboard::build(&root, !dev)
             .map(|dir| println!("dashboard built in {}", dir.display())),
     };
