@@ -70,6 +70,19 @@ async fn next(rx: &mut mpsc::UnboundedReceiver<Value>) -> Value {
         .unwrap()
 }
 
+/// Waits until `counter` reaches `want` (the receiver sees a body before the sender has read the reply).
+async fn counter_reaches(counter: &std::sync::atomic::AtomicU64, want: u64) {
+    let wait = async {
+        while counter.load(Ordering::Relaxed) < want {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .expect("counter did not reach its value within 10 s");
+    assert_eq!(counter.load(Ordering::Relaxed), want);
+}
+
 #[tokio::test]
 async fn wecom_robot_gets_the_alert_once_and_other_rules_not_at_all() {
     let (url, mut rx) = receiver().await;
@@ -101,7 +114,7 @@ async fn wecom_robot_gets_the_alert_once_and_other_rules_not_at_all() {
             .unwrap()
             .contains("pc3")
     );
-    assert_eq!(stats.sent.load(Ordering::Relaxed), 2);
+    counter_reaches(&stats.sent, 2).await;
     shutdown.cancel();
 }
 
@@ -133,7 +146,7 @@ async fn a_flood_is_rate_limited_and_summarised_never_dropped_silently() {
     let text = summary["markdown"]["content"].as_str().unwrap();
     assert!(text.contains("另有 7 条告警"), "{text}");
     assert_eq!(stats.summarised.load(Ordering::Relaxed), 7);
-    assert_eq!(stats.sent.load(Ordering::Relaxed), 4);
+    counter_reaches(&stats.sent, 4).await;
     let mut metrics = String::new();
     stats.render_prometheus(&mut metrics);
     assert!(metrics.contains("hallwatch_notify_summarised_total 7"));
