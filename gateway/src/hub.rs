@@ -454,8 +454,11 @@ impl Hub {
         if self.pending.is_empty() {
             return;
         }
-        let changes = coalesce(std::mem::take(&mut self.pending));
-        self.outputs.on_changes(&changes, now.wall);
+        // The outputs see every change, so a state that lasted less than a flush (a quick hand-over) is still
+        // journalled; live clients get the coalesced delta.
+        let all = std::mem::take(&mut self.pending);
+        self.outputs.on_changes(&all, now.wall);
+        let changes = coalesce(all);
         let raised = changes
             .iter()
             .filter(|c| matches!(c, Change::Alert(a) if a.state == AlertState::Open))

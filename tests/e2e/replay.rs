@@ -64,3 +64,163 @@ fn a_bad_line_in_a_recording_is_reported_with_its_number() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("line 2: not a record"), "{stderr}");
 }
+
+/// `(rule, kind, subject) → final state`, in the order the alerts were raised.
+type AlertOutcome = Vec<(String, String, String, String)>;
+
+#[tokio::test]
+async fn replaying_a_recording_reproduces_the_live_gateways_alerts() {
+    use rumqttc::QoS;
+    use std::time::Duration;
+
+    use crate::util::{Proc, free_port, mqtt_client, wait_for};
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("replay/hall.toml");
+    let recording = dir.path().join("recording.jsonl");
+    let (http, broker) = (free_port(), free_port());
+    // A virtual clock at 60× so the 30 s debounce takes half a second.
+    let gw = Proc::spawn(
+        "hall-gateway",
+        Command::new(bin("hall-gateway"))
+            .arg("run")
+            .arg("--config")
+            .arg(&cfg)
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{http}"),
+                "--broker-port",
+                &broker.to_string(),
+            ])
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--dashboard-dir")
+            .arg(dir.path())
+            .arg("--record")
+            .arg(&recording)
+            .args([
+                "--clock-start",
+                "2026-12-03T08:50:00+08:00",
+                "--clock-speed",
+                "60",
+            ]),
+        dir.path(),
+    );
+    let client = reqwest::Client::new();
+    let url = |p: &str| format!("http://127.0.0.1:{http}{p}");
+    wait_for(
+        "the gateway to connect",
+        Duration::from_secs(20),
+        || async {
+            let h: serde_json::Value = client
+                .get(url("/healthz"))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            (h["broker_connected"] == true).then_some(())
+        },
+    )
+    .await;
+    let mqtt = mqtt_client(broker, "t-record").await;
+    let presence = |action: &str, staff: &str| {
+        serde_json::json!({"v": 1, "action": action, "staff_id": staff, "source": "badge", "reason": "取档案",
+            "at": "2026-12-03T08:50:00+08:00"})
+        .to_string()
+    };
+    let live_alerts = || async {
+        let alerts: Vec<serde_json::Value> = client
+            .get(url("/api/v1/alerts"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        alerts
+    };
+    let has = |alerts: &[serde_json::Value], rule: &str, state: &str| {
+        alerts
+            .iter()
+            .any(|a| a["rule"] == rule && a["subject"] == "window:w02" && a["state"] == state)
+    };
+    let topic = "hall/replay-hall/window/w02/presence";
+    mqtt.publish(topic, QoS::AtLeastOnce, false, presence("sign_in", "s-003"))
+        .await
+        .unwrap();
+    mqtt.publish(
+        topic,
+        QoS::AtLeastOnce,
+        false,
+        presence("step_away", "s-003"),
+    )
+    .await
+    .unwrap();
+    wait_for("POST-2 to open", Duration::from_secs(20), || async {
+        has(&live_alerts().await, "POST-2", "open").then_some(())
+    })
+    .await;
+    mqtt.publish(topic, QoS::AtLeastOnce, false, presence("return", "s-003"))
+        .await
+        .unwrap();
+    wait_for("POST-2 to resolve", Duration::from_secs(20), || async {
+        has(&live_alerts().await, "POST-2", "resolved").then_some(())
+    })
+    .await;
+    let mut live = live_alerts().await;
+    live.sort_by_key(|a| a["id"].as_u64());
+    let live: AlertOutcome = live
+        .iter()
+        .map(|a| {
+            let s = |k: &str| a[k].as_str().unwrap_or_default().to_owned();
+            (s("rule"), s("kind"), s("subject"), s("state"))
+        })
+        .collect();
+    gw.signal("TERM");
+    drop(gw);
+
+    let out = Command::new(bin("hall-gateway"))
+        .arg("replay")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--events")
+        .arg(&recording)
+        .args(["--output", "alerts", "--grace-secs", "35"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut replayed: AlertOutcome = Vec::new();
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let s = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+        let key = (s("rule"), s("kind"), s("subject"));
+        match replayed
+            .iter_mut()
+            .rev()
+            .find(|(r, k, sub, st)| (r, k, sub) == (&key.0, &key.1, &key.2) && st != "resolved")
+        {
+            Some(entry) if s("state") != "open" => entry.3 = s("state"),
+            _ => replayed.push((key.0, key.1, key.2, s("state"))),
+        }
+    }
+    // The same alerts, in the same order, ending in the same states. (Times differ by up to one tick of the live
+    // gateway, which ticks every 250 ms of real time; replay ticks every second of recorded time.)
+    let window_alerts = |v: &AlertOutcome| {
+        v.iter()
+            .filter(|a| a.2 == "window:w02")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        window_alerts(&replayed),
+        window_alerts(&live),
+        "replayed {replayed:?}\nlive {live:?}"
+    );
+    assert!(!window_alerts(&live).is_empty());
+}

@@ -7,7 +7,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use hall_protocol::api::{AuditEntry, LeaveEntry, NewLeave, ReturnLeave};
+use hall_protocol::api::{LeaveEntry, NewLeave, ReturnLeave};
 
 use super::AppState;
 use super::rest::Error;
@@ -19,6 +19,7 @@ fn journal_error(e: JournalError) -> Error {
     match e {
         e @ JournalError::LeaveNotFound(_) => Error(StatusCode::NOT_FOUND, e.to_string()),
         e @ JournalError::InvalidLeave(_) => Error(StatusCode::BAD_REQUEST, e.to_string()),
+        e @ JournalError::AlreadyReturned { .. } => Error(StatusCode::CONFLICT, e.to_string()),
         e => {
             tracing::error!(error = %e, "journal failed");
             Error(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
@@ -50,20 +51,12 @@ pub async fn create(
 ) -> Result<Response> {
     let Json(new) = body.map_err(|e| Error(StatusCode::BAD_REQUEST, e.body_text()))?;
     let now = s.clock.now().wall;
+    // The journal writes the audit line (POST-6) in the same transaction as the entry.
     let entry = s
         .journal
         .create_leave(new, now, &s.calendar)
         .await
         .map_err(journal_error)?;
-    s.journal.append_audit(AuditEntry {
-        id: 0,
-        at: now,
-        who: entry.created_by.clone(),
-        action: "leave.create".into(),
-        subject: format!("leave:{}", entry.id),
-        old: None,
-        new: serde_json::to_value(&entry).ok(),
-    });
     refresh_model(&s).await?;
     Ok((StatusCode::CREATED, Json(entry)).into_response())
 }
@@ -81,15 +74,6 @@ pub async fn return_from(
         .return_leave(id, &ret.by, at)
         .await
         .map_err(journal_error)?;
-    s.journal.append_audit(AuditEntry {
-        id: 0,
-        at: now,
-        who: ret.by.trim().to_owned(),
-        action: "leave.return".into(),
-        subject: format!("leave:{id}"),
-        old: None,
-        new: serde_json::to_value(&entry).ok(),
-    });
     refresh_model(&s).await?;
     Ok(Json(entry).into_response())
 }
