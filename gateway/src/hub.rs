@@ -280,7 +280,10 @@ pub async fn run(
             biased;
             _ = shutdown.cancelled() => break,
             Some(q) = queries_rx.recv() => hub.answer(&mut hall, q, clock.now()),
-            _ = tick.tick() => hall.tick(clock.now(), &mut hub.pending),
+            _ = tick.tick() => {
+                hall.tick(clock.now(), &mut hub.pending);
+                hub.outputs.on_kept(hall.take_kept());
+            }
             _ = flush.tick() => {
                 hub.flush(clock.now());
                 flush_recorder(&mut settings);
@@ -419,10 +422,14 @@ impl Hub {
                     now,
                     &mut self.pending,
                 );
+                // Queued for the journal before the reply, so the API can wait for its commit.
+                self.outputs.on_kept(hall.take_kept());
                 let _ = reply.send(result);
             }
             Query::LiftMaintenance { device_id, reply } => {
-                let _ = reply.send(hall.lift_maintenance(&device_id, now, &mut self.pending));
+                let result = hall.lift_maintenance(&device_id, now, &mut self.pending);
+                self.outputs.on_kept(hall.take_kept());
+                let _ = reply.send(result);
             }
             Query::Inspections(tx) => {
                 let _ = tx.send(hall.inspections.all().to_vec());
@@ -437,6 +444,7 @@ impl Hub {
             Query::SignInspection { id, request, reply } => {
                 let result =
                     hall.sign_inspection(id, &request.by, &request.notes, now, &mut self.pending);
+                self.outputs.on_kept(hall.take_kept());
                 let _ = reply.send(result);
             }
             Query::Ack { id, request, reply } => {

@@ -101,6 +101,7 @@ pub async fn run(
     let journal_handle = journal.handle();
     restore(&mut hall, &journal_handle, raw, opts.clock.now().wall)?;
     let outputs = outputs::Outputs::new(raw, sink.clone(), Some(journal_handle.clone()));
+    let webhook_stats = Arc::new(sinks::webhook::WebhookStats::default());
     tasks.spawn(hub::run(
         hall,
         channels,
@@ -110,11 +111,12 @@ pub async fn run(
             max_payload_bytes: raw.ingest.max_payload_bytes,
             recorder,
             notifier: (!raw.notify.is_empty()).then(|| {
-                sinks::webhook::spawn(
+                sinks::webhook::spawn_journalled(
                     raw.notify.clone(),
                     1024,
                     std::time::Duration::from_secs(60),
-                    Default::default(),
+                    webhook_stats.clone(),
+                    Some(journal_handle.clone()),
                     shutdown.clone(),
                 )
             }),
@@ -150,10 +152,12 @@ pub async fn run(
         extra_metrics: {
             let sink = sink.clone();
             let journal = journal_handle.clone();
+            let webhook_stats = webhook_stats.clone();
             Arc::new(move |out: &mut String| {
                 if let Some(sink) = &sink {
                     sink.render_prometheus(out);
                 }
+                webhook_stats.render_prometheus(out);
                 render_journal_metrics(&journal.stats(), out);
             })
         },
@@ -184,7 +188,8 @@ pub async fn run(
     Ok(())
 }
 
-/// Restores what the journal kept from before a restart (open alerts, window staffing, the leave register) and
+/// Restores what the journal kept from before a restart (open alerts, window staffing, the leave register,
+/// inspection records, maintenance marks in force) and
 /// records A/B post assignments that changed since the last start in the audit trail (POST-6).
 fn restore(
     hall: &mut Hall,
@@ -210,6 +215,18 @@ fn restore(
     );
     hall.restore(open, max_id, &windows);
     hall.set_leave(&leave);
+    let inspections = journal
+        .inspections()
+        .context("reading inspection records from the journal")?;
+    let maintenance = journal
+        .active_maintenance()
+        .context("reading maintenance marks from the journal")?;
+    tracing::info!(
+        inspections = inspections.len(),
+        maintenance = maintenance.len(),
+        "restored inspection records and maintenance marks"
+    );
+    hall.restore_records(inspections, maintenance);
 
     let audit = journal
         .audit_list(10_000)

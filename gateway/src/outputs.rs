@@ -9,6 +9,7 @@ use hall_protocol::payload::Heartbeat;
 
 use crate::history::History;
 use crate::journal::JournalHandle;
+use crate::model::Kept;
 use crate::sinks::influxdb::{Point, SinkHandle};
 use crate::sinks::points::PointMaker;
 
@@ -76,6 +77,19 @@ impl Outputs {
             maker.changes(changes, at, &mut self.points);
             for p in self.points.drain(..) {
                 let _ = sink.send(p);
+            }
+        }
+    }
+
+    /// Records the model kept for the journal (inspection records, maintenance marks), in order.
+    pub fn on_kept(&mut self, kept: Vec<Kept>) {
+        let Some(j) = &self.journal else {
+            return;
+        };
+        for k in kept {
+            match k {
+                Kept::Inspection(rec) => j.record_inspection(rec),
+                Kept::Maintenance(event) => j.record_maintenance(event),
             }
         }
     }

@@ -103,7 +103,9 @@ pub async fn set_maintenance(
     body: std::result::Result<Json<hall_protocol::api::MaintenanceRequest>, JsonRejection>,
 ) -> Result<Response> {
     let Json(request) = body.map_err(|e| Error(StatusCode::BAD_REQUEST, e.body_text()))?;
-    maintenance_result(s.hub.set_maintenance(id, request).await?)
+    let result = s.hub.set_maintenance(id, request).await?;
+    committed(&s, result.is_ok()).await;
+    maintenance_result(result)
 }
 
 /// `DELETE /api/v1/devices/{id}/maintenance` (DEV-6).
@@ -111,7 +113,19 @@ pub async fn lift_maintenance(
     State(s): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    maintenance_result(s.hub.lift_maintenance(id).await?)
+    let result = s.hub.lift_maintenance(id).await?;
+    committed(&s, result.is_ok()).await;
+    maintenance_result(result)
+}
+
+/// Waits until what the hub journalled for a successful change is committed, so that what the caller is told
+/// was done survives a crash. A journal that fails is counted and logged by the journal itself.
+async fn committed(s: &AppState, changed: bool) {
+    if changed {
+        if let Err(error) = s.journal.sync().await {
+            tracing::error!(%error, "waiting for the journal failed");
+        }
+    }
 }
 
 fn maintenance_result(
@@ -191,7 +205,9 @@ pub async fn sign_inspection(
 ) -> Result<Response> {
     use crate::model::inspection::SignError as E;
     let Json(request) = body.map_err(|e| Error(StatusCode::BAD_REQUEST, e.body_text()))?;
-    match s.hub.sign_inspection(id, request).await? {
+    let result = s.hub.sign_inspection(id, request).await?;
+    committed(&s, result.is_ok()).await;
+    match result {
         Ok(rec) => Ok(Json(rec).into_response()),
         Err(e @ E::NotFound(_)) => Err(Error(StatusCode::NOT_FOUND, e.to_string())),
         Err(e @ E::AlreadySigned { .. }) => Err(Error(StatusCode::CONFLICT, e.to_string())),

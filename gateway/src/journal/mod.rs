@@ -1,8 +1,10 @@
 //! The journal: the hall's records in SQLite, kept forever and never lost to a restart.
 //!
 //! It holds the alerts (every lifecycle step overwrites the alert's row), the windows' staffing transitions
-//! (POST-1), the leave register (POST-5) and the audit trail (POST-6), in `hallwatch.db` under the data directory.
-//! After a restart the gateway restores open alerts and window states from it.
+//! (POST-1), the leave register (POST-5), the audit trail (POST-6), the morning inspection records (INS-1..3,
+//! overwritten as they change), the maintenance marks (DEV-6, one row per mark) and every webhook send, in
+//! `hallwatch.db` under the data directory. After a restart the gateway restores open alerts, window states,
+//! inspection records and the maintenance marks in force from it.
 //!
 //! ## Writes never block the hub
 //!
@@ -35,13 +37,91 @@ use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
-use hall_protocol::api::{AlertView, AuditEntry, LeaveEntry, NewLeave, WindowTransition};
+use hall_protocol::api::{
+    AlertView, AuditEntry, InspectionView, LeaveEntry, MaintenanceView, NewLeave, WindowTransition,
+};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
 pub use leave::{HallDays, LeaveError, is_late_notice, late_notice_in_hall};
 
 use writer::Op;
+
+pub use crate::model::MaintenanceEvent;
+
+/// What became of one webhook message (or of an alert meant for one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyOutcome {
+    /// Delivered.
+    Sent,
+    /// Given up after every attempt.
+    Failed,
+    /// Held back by the channel's rate limit; counted in a summary message instead.
+    Summarised,
+    /// Refused because a notify queue was full.
+    Dropped,
+}
+
+impl NotifyOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyOutcome::Sent => "sent",
+            NotifyOutcome::Failed => "failed",
+            NotifyOutcome::Summarised => "summarised",
+            NotifyOutcome::Dropped => "dropped",
+        }
+    }
+
+    pub fn from_text(s: &str) -> Option<Self> {
+        Some(match s {
+            "sent" => NotifyOutcome::Sent,
+            "failed" => NotifyOutcome::Failed,
+            "summarised" => NotifyOutcome::Summarised,
+            "dropped" => NotifyOutcome::Dropped,
+            _ => return None,
+        })
+    }
+}
+
+/// One webhook send as journalled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotificationRecord {
+    pub at: DateTime<Utc>,
+    /// The webhook's URL; stored without its query string, fragment or user info (see [`redact_url`]). `None`
+    /// for an alert dropped before it was handed to any channel.
+    pub channel: Option<String>,
+    /// `json`, `wecom`, `dingtalk`.
+    pub format: Option<String>,
+    /// `None` for a summary message.
+    pub alert_id: Option<u64>,
+    /// The alert's rule id, or `summary`.
+    pub rule: String,
+    pub outcome: NotifyOutcome,
+    pub attempts: u32,
+    pub error: Option<String>,
+}
+
+/// The serde name of a config enum (a notify format: `json`, `wecom`, `dingtalk`).
+pub fn format_text<T: serde::Serialize>(value: &T) -> String {
+    codec::enum_text(value)
+}
+
+/// A webhook URL without what may carry a secret: the query string (the robots' `key=` and `access_token=`), the
+/// fragment and any `user:password@`.
+pub fn redact_url(url: &str) -> String {
+    let base = url.split(['?', '#']).next().unwrap_or("");
+    match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = match rest.find('/') {
+                Some(i) => rest.split_at(i),
+                None => (rest, ""),
+            };
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            format!("{scheme}://{host}{path}")
+        }
+        None => base.to_owned(),
+    }
+}
 
 /// File name of the journal in the data directory.
 pub const DB_FILE: &str = "hallwatch.db";
@@ -282,6 +362,28 @@ impl JournalHandle {
         self.fire(Op::Audit(entry), "audit entry");
     }
 
+    /// Records an inspection record (INS-1..3) as it now is; the row with its id is overwritten. Never waits.
+    pub fn record_inspection(&self, record: InspectionView) {
+        // The record's own latest time: taken, an item fixed, signed.
+        let at = record
+            .items
+            .iter()
+            .filter_map(|i| i.fixed_at)
+            .chain(record.signed_at)
+            .fold(record.taken_at, |a, b| a.max(b));
+        self.fire(Op::Inspection { record, at }, "inspection record");
+    }
+
+    /// Records a maintenance mark set or lifted (DEV-6). Never waits.
+    pub fn record_maintenance(&self, event: MaintenanceEvent) {
+        self.fire(Op::Maintenance(event), "maintenance mark");
+    }
+
+    /// Records a webhook send's outcome; the channel's query string is removed before it is stored. Never waits.
+    pub fn record_notification(&self, record: NotificationRecord) {
+        self.fire(Op::Notification(record), "notification");
+    }
+
     fn fire(&self, op: Op, record: &'static str) {
         let reason = match self.tx.try_send(op) {
             Ok(()) => return,
@@ -487,6 +589,21 @@ impl JournalHandle {
             return Ok(None);
         };
         self.with_reader("reading the leave register", |c| reader::leave_get(c, id))
+    }
+
+    /// Every inspection record, oldest first: what [`crate::model::inspection::Inspections::restore`] takes.
+    pub fn inspections(&self) -> Result<Vec<InspectionView>, JournalError> {
+        self.with_reader("reading inspection records", reader::inspections)
+    }
+
+    /// The maintenance marks in force (not lifted), by device id.
+    pub fn active_maintenance(&self) -> Result<Vec<(String, MaintenanceView)>, JournalError> {
+        self.with_reader("reading maintenance marks", reader::active_maintenance)
+    }
+
+    /// The latest `limit` webhook sends, newest first.
+    pub fn notifications(&self, limit: usize) -> Result<Vec<NotificationRecord>, JournalError> {
+        self.with_reader("reading notifications", |c| reader::notifications(c, limit))
     }
 
     /// The latest `limit` lines of the audit trail, newest first.

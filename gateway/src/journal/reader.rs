@@ -2,10 +2,13 @@
 //! transaction when a write needs to read (returning from leave).
 
 use chrono::{DateTime, Utc};
-use hall_protocol::api::{AlertView, AuditEntry, LeaveEntry, StaffRef, WindowTransition};
+use hall_protocol::api::{
+    AlertView, AuditEntry, InspectionView, LeaveEntry, MaintenanceView, StaffRef, WindowTransition,
+};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::codec::{get_enum, get_id, get_json, get_offset, get_opt_utc, get_utc, utc_text};
+use super::{NotificationRecord, NotifyOutcome};
 
 const ALERT_COLUMNS: &str = "id, rule, kind, subject, severity, state, message, raised_at, acknowledged_at, \
      acknowledged_by, ack_note, resolved_at";
@@ -195,4 +198,66 @@ pub fn audit_for_subject(
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     stmt.query_map(params![subject, limit], audit_from_row)?
         .collect()
+}
+
+/// Every inspection record, by id (oldest first).
+pub fn inspections(conn: &Connection) -> rusqlite::Result<Vec<InspectionView>> {
+    let mut stmt = conn.prepare_cached("SELECT record FROM inspections ORDER BY id")?;
+    stmt.query_map([], |row| {
+        let text: String = row.get(0)?;
+        serde_json::from_str(&text).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })
+    })?
+    .collect()
+}
+
+/// The maintenance marks not lifted, the latest per device, by device id.
+pub fn active_maintenance(conn: &Connection) -> rusqlite::Result<Vec<(String, MaintenanceView)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT device_id, reason, \"by\", until FROM maintenance \
+         WHERE id IN (SELECT MAX(id) FROM maintenance WHERE lifted_at IS NULL GROUP BY device_id) \
+         ORDER BY device_id",
+    )?;
+    stmt.query_map([], |row| {
+        Ok((
+            row.get(0)?,
+            MaintenanceView {
+                reason: row.get(1)?,
+                by: row.get(2)?,
+                until: get_opt_utc(row, 3)?,
+            },
+        ))
+    })?
+    .collect()
+}
+
+/// The latest `limit` notification sends, newest first.
+pub fn notifications(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<NotificationRecord>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT at, channel, format, alert_id, rule, outcome, attempts, error FROM notifications \
+         ORDER BY id DESC LIMIT ?1",
+    )?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    stmt.query_map([limit], |row| {
+        let alert_id: Option<i64> = row.get(3)?;
+        let outcome: String = row.get(5)?;
+        Ok(NotificationRecord {
+            at: get_utc(row, 0)?,
+            channel: row.get(1)?,
+            format: row.get(2)?,
+            alert_id: alert_id.and_then(|id| u64::try_from(id).ok()),
+            rule: row.get(4)?,
+            outcome: NotifyOutcome::from_text(&outcome).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    5,
+                    rusqlite::types::Type::Text,
+                    format!("unknown notification outcome {outcome:?}").into(),
+                )
+            })?,
+            attempts: row.get(6)?,
+            error: row.get(7)?,
+        })
+    })?
+    .collect()
 }

@@ -84,6 +84,45 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX audit_subject ON audit (subject, id);
     "#,
+    // 2: morning inspection records (INS-1..3), maintenance marks (DEV-6), notification sends.
+    r#"
+    -- One row per working day's record, overwritten whenever it changes (taken, an item fixed, signed). The
+    -- record itself is the JSON of the API's InspectionView, so a restart gives back exactly what was shown.
+    CREATE TABLE inspections (
+        id         INTEGER PRIMARY KEY,
+        date       TEXT NOT NULL,
+        record     TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX inspections_date ON inspections (date);
+
+    -- One row per mark; lifting (by hand or at its expected end) fills lifted_at.
+    CREATE TABLE maintenance (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        device_id  TEXT NOT NULL,
+        reason     TEXT NOT NULL,
+        "by"       TEXT NOT NULL,
+        since      TEXT NOT NULL,
+        until      TEXT,
+        lifted_at  TEXT,
+        lifted_by  TEXT
+    ) STRICT;
+    CREATE INDEX maintenance_active ON maintenance (device_id, id) WHERE lifted_at IS NULL;
+
+    -- Every webhook send. `channel` is the webhook URL without its query string (where the robots' keys are).
+    CREATE TABLE notifications (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        at       TEXT NOT NULL,
+        channel  TEXT,
+        format   TEXT,
+        alert_id INTEGER,
+        rule     TEXT NOT NULL,
+        outcome  TEXT NOT NULL CHECK (outcome IN ('sent', 'failed', 'summarised', 'dropped')),
+        attempts INTEGER NOT NULL,
+        error    TEXT
+    ) STRICT;
+    CREATE INDEX notifications_at ON notifications (at);
+    "#,
 ];
 
 /// The schema version this code writes.

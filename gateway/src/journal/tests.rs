@@ -100,7 +100,18 @@ fn migrates_an_empty_directory_and_reopens_without_migrating() {
         .collect::<Result<_, _>>()
         .unwrap();
     tables.sort();
-    assert_eq!(tables, ["alerts", "audit", "leave", "window_transitions"]);
+    assert_eq!(
+        tables,
+        [
+            "alerts",
+            "audit",
+            "inspections",
+            "leave",
+            "maintenance",
+            "notifications",
+            "window_transitions"
+        ]
+    );
     drop(conn);
     // Reopening an up-to-date journal changes nothing.
     Journal::open(&data).unwrap().close();
@@ -619,4 +630,348 @@ fn times_are_stored_in_fixed_width_utc() {
         .unwrap();
     assert_eq!(text, "2026-03-02T01:00:00.000005Z");
     assert_eq!(j.open_alerts().unwrap(), vec![a]);
+}
+
+// Schema version 2: inspection records, maintenance marks, notifications.
+
+fn inspection(id: u64, date: &str) -> hall_protocol::api::InspectionView {
+    use hall_protocol::api::{InspectionItem, InspectionStatus, InspectionView, Inspector};
+    InspectionView {
+        id,
+        date: date.parse().unwrap(),
+        taken_at: t("2026-03-02T00:15:00Z"),
+        service_start: t("2026-03-02T00:30:00Z"),
+        items: vec![InspectionItem {
+            device_id: "kiosk-1".into(),
+            device_name: "自助一体机 1".into(),
+            kind: hall_protocol::config::DeviceKind::SelfServiceKiosk,
+            location: "大厅东侧".into(),
+            inspector: Inspector::ItCentre,
+            status: InspectionStatus::Fault,
+            fault_codes: vec!["printer_paper_out".into()],
+            fixed_at: None,
+            under_maintenance: false,
+        }],
+        ready_to_open: false,
+        signed_by: None,
+        signed_at: None,
+        notes: None,
+    }
+}
+
+fn mark(device: &str, reason: &str, by: &str, since: &str) -> MaintenanceEvent {
+    MaintenanceEvent::Marked {
+        device_id: device.into(),
+        mark: hall_protocol::api::MaintenanceView {
+            reason: reason.into(),
+            by: by.into(),
+            until: None,
+        },
+        since: t(since),
+    }
+}
+
+fn notification(url: &str, outcome: NotifyOutcome) -> NotificationRecord {
+    NotificationRecord {
+        at: t("2026-03-02T01:00:00Z"),
+        channel: Some(url.into()),
+        format: Some("wecom".into()),
+        alert_id: Some(7),
+        rule: "DEV-2".into(),
+        outcome,
+        attempts: 3,
+        error: None,
+    }
+}
+
+#[test]
+fn migrates_a_version_1_journal_to_version_2_keeping_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    // A journal as version 1 left it: only the first step applied, with an open alert and a leave entry.
+    {
+        let conn = raw(dir.path());
+        conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO alerts (id, rule, kind, subject, severity, state, message, raised_at) \
+             VALUES (41, 'DEV-2', 'device_fault', 'device:kiosk-1', 'warning', 'open', '打印机缺纸', \
+                     '2026-03-02T01:00:00.000000Z')",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO leave (staff_id, kind, start_at, end_at, start_utc, end_utc, note, created_at, \
+                 created_by, late_notice) \
+             VALUES ('s-001', 'annual', '2026-03-03T08:30:00+08:00', '2026-03-03T17:30:00+08:00', \
+                     '2026-03-03T00:30:00.000000Z', '2026-03-03T09:30:00.000000Z', '', \
+                     '2026-03-01T01:00:00.000000Z', '李科长', 0)",
+            [],
+        )
+        .unwrap();
+    }
+    let journal = Journal::open(dir.path()).unwrap();
+    let j = journal.handle();
+    let open = j.open_alerts().unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].id, 41);
+    assert_eq!(open[0].message, "打印机缺纸");
+    assert_eq!(j.max_alert_id().unwrap(), 41);
+    let leave = j.leave_list(None).unwrap();
+    assert_eq!(leave.len(), 1);
+    assert_eq!(leave[0].created_by, "李科长");
+    // The new tables work on the migrated file.
+    assert!(j.inspections().unwrap().is_empty());
+    assert!(j.active_maintenance().unwrap().is_empty());
+    j.record_inspection(inspection(1, "2026-03-02"));
+    j.record_maintenance(mark(
+        "kiosk-1",
+        "更换打印机",
+        "信息中心",
+        "2026-03-02T02:00:00Z",
+    ));
+    j.record_notification(notification(
+        "https://example.org/hook",
+        NotifyOutcome::Sent,
+    ));
+    j.sync_blocking().unwrap();
+    assert_eq!(j.stats().failed, 0);
+    assert_eq!(j.inspections().unwrap().len(), 1);
+    assert_eq!(j.active_maintenance().unwrap().len(), 1);
+    assert_eq!(j.notifications(10).unwrap().len(), 1);
+    journal.close();
+    let version: i64 = raw(dir.path())
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+}
+
+#[test]
+fn inspection_records_upsert_by_id_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path()).unwrap();
+    let j = journal.handle();
+    let mut rec = inspection(1, "2026-03-02");
+    j.record_inspection(rec.clone());
+    rec.items[0].fixed_at = Some(t("2026-03-02T00:20:00Z"));
+    rec.ready_to_open = true;
+    j.record_inspection(rec.clone());
+    rec.signed_by = Some("王主任".into());
+    rec.signed_at = Some(t("2026-03-02T00:25:00Z"));
+    rec.notes = Some("打印机已加纸".into());
+    j.record_inspection(rec.clone());
+    let next_day = inspection(2, "2026-03-03");
+    j.record_inspection(next_day.clone());
+    j.sync_blocking().unwrap();
+    assert_eq!(
+        j.inspections().unwrap(),
+        vec![rec.clone(), next_day.clone()]
+    );
+    let updated_at: String = raw(dir.path())
+        .query_row("SELECT updated_at FROM inspections WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(updated_at, "2026-03-02T00:25:00.000000Z");
+    journal.close();
+
+    let reopened = Journal::open(dir.path()).unwrap();
+    assert_eq!(
+        reopened.handle().inspections().unwrap(),
+        vec![rec, next_day]
+    );
+}
+
+#[test]
+fn maintenance_marks_one_row_each_and_the_active_ones_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path()).unwrap();
+    let j = journal.handle();
+    j.record_maintenance(mark(
+        "kiosk-1",
+        "更换打印机",
+        "信息中心",
+        "2026-03-02T01:00:00Z",
+    ));
+    j.record_maintenance(mark("pc-3", "重装系统", "张工", "2026-03-02T01:05:00Z"));
+    j.record_maintenance(MaintenanceEvent::Lifted {
+        device_id: "kiosk-1".into(),
+        at: t("2026-03-02T03:00:00Z"),
+        by: None,
+    });
+    // A second mark on a marked device replaces the first one.
+    let mut until = mark("pc-3", "更换硬盘", "李工", "2026-03-02T02:00:00Z");
+    if let MaintenanceEvent::Marked { mark, .. } = &mut until {
+        mark.until = Some(t("2026-03-03T09:00:00Z"));
+    }
+    j.record_maintenance(until);
+    j.sync_blocking().unwrap();
+    assert_eq!(
+        j.active_maintenance().unwrap(),
+        vec![(
+            "pc-3".to_owned(),
+            hall_protocol::api::MaintenanceView {
+                reason: "更换硬盘".into(),
+                by: "李工".into(),
+                until: Some(t("2026-03-03T09:00:00Z")),
+            }
+        )]
+    );
+    let rows: Vec<(String, String, Option<String>, Option<String>)> = raw(dir.path())
+        .prepare("SELECT device_id, reason, lifted_at, lifted_by FROM maintenance ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                "kiosk-1".into(),
+                "更换打印机".into(),
+                Some("2026-03-02T03:00:00.000000Z".into()),
+                None
+            ),
+            (
+                "pc-3".into(),
+                "重装系统".into(),
+                Some("2026-03-02T02:00:00.000000Z".into()),
+                Some("李工".into())
+            ),
+            ("pc-3".into(), "更换硬盘".into(), None, None),
+        ]
+    );
+    journal.close();
+    let reopened = Journal::open(dir.path()).unwrap();
+    assert_eq!(reopened.handle().active_maintenance().unwrap().len(), 1);
+}
+
+#[test]
+fn webhook_urls_lose_their_secrets() {
+    for (url, want) in [
+        (
+            "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7xxx",
+            "https://qyapi.weixin.qq.com/cgi-bin/webhook/send",
+        ),
+        (
+            "https://oapi.dingtalk.com/robot/send?access_token=abc123&timestamp=1&sign=xyz",
+            "https://oapi.dingtalk.com/robot/send",
+        ),
+        (
+            "http://user:secret@10.0.0.5:8080/hook#token=1",
+            "http://10.0.0.5:8080/hook",
+        ),
+        ("http://127.0.0.1:9000", "http://127.0.0.1:9000"),
+        ("https://example.org/hook", "https://example.org/hook"),
+    ] {
+        assert_eq!(redact_url(url), want, "{url}");
+    }
+}
+
+#[test]
+fn notifications_are_stored_without_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path()).unwrap();
+    let j = journal.handle();
+    j.record_notification(notification(
+        "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRET-KEY",
+        NotifyOutcome::Sent,
+    ));
+    let mut failed = notification(
+        "https://oapi.dingtalk.com/robot/send?access_token=SECRET-TOKEN",
+        NotifyOutcome::Failed,
+    );
+    failed.error = Some("robot errcode 310000: keywords not in content".into());
+    j.record_notification(failed);
+    let mut summary = notification("https://example.org/hook?token=SECRET", NotifyOutcome::Sent);
+    summary.alert_id = None;
+    summary.rule = "summary".into();
+    j.record_notification(summary);
+    let mut dropped = notification("", NotifyOutcome::Dropped);
+    dropped.channel = None;
+    dropped.format = None;
+    dropped.attempts = 0;
+    j.record_notification(dropped);
+    j.sync_blocking().unwrap();
+    assert_eq!(j.stats().failed, 0);
+    let got = j.notifications(10).unwrap();
+    assert_eq!(got.len(), 4);
+    assert_eq!(
+        got[3].channel.as_deref(),
+        Some("https://qyapi.weixin.qq.com/cgi-bin/webhook/send")
+    );
+    assert_eq!(got[3].outcome, NotifyOutcome::Sent);
+    assert_eq!(got[3].alert_id, Some(7));
+    assert_eq!(got[2].outcome, NotifyOutcome::Failed);
+    assert_eq!(got[2].attempts, 3);
+    assert_eq!(got[1].rule, "summary");
+    assert_eq!(got[1].alert_id, None);
+    assert_eq!(got[0].channel, None);
+    assert_eq!(got[0].outcome, NotifyOutcome::Dropped);
+    journal.close();
+    // Nowhere in the file (database or log) is a secret.
+    for suffix in ["", "-wal"] {
+        let path = dir.path().join(format!("{DB_FILE}{suffix}"));
+        if let Ok(bytes) = std::fs::read(&path) {
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(
+                !text.contains("SECRET"),
+                "{} holds a secret",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn awkward_strings_round_trip_in_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path()).unwrap();
+    let j = journal.handle();
+    let mut records = Vec::new();
+    for (i, s) in AWKWARD.iter().enumerate() {
+        let s = s.to_string();
+        let mut rec = inspection(i as u64 + 1, "2026-03-02");
+        rec.items[0].device_id = s.clone();
+        rec.items[0].device_name = s.clone();
+        rec.items[0].location = s.clone();
+        rec.items[0].fault_codes = vec![s.clone(), s.clone()];
+        rec.signed_by = Some(s.clone());
+        rec.notes = Some(s.clone());
+        j.record_inspection(rec.clone());
+        records.push(rec);
+        j.record_maintenance(mark(&format!("{i}{s}"), &s, &s, "2026-03-02T01:00:00Z"));
+        let mut n = notification(&format!("https://example.org/{i}"), NotifyOutcome::Failed);
+        n.rule = s.clone();
+        n.error = Some(s.clone());
+        j.record_notification(n);
+    }
+    j.sync_blocking().unwrap();
+    assert_eq!(j.stats().failed, 0);
+    assert_eq!(j.inspections().unwrap(), records);
+    let active = j.active_maintenance().unwrap();
+    assert_eq!(active.len(), AWKWARD.len());
+    for (i, s) in AWKWARD.iter().enumerate() {
+        let (_, m) = active
+            .iter()
+            .find(|(id, _)| *id == format!("{i}{s}"))
+            .unwrap();
+        assert_eq!(m.reason, *s);
+        assert_eq!(m.by, *s);
+    }
+    let mut rules: Vec<String> = j
+        .notifications(100)
+        .unwrap()
+        .into_iter()
+        .map(|n| n.rule)
+        .collect();
+    rules.reverse();
+    assert_eq!(rules, AWKWARD);
+    // The tables are all still there.
+    assert_eq!(
+        raw(dir.path())
+            .query_row("SELECT COUNT(*) FROM alerts", [], |r| r.get::<_, i64>(0))
+            .unwrap(),
+        0
+    );
 }

@@ -12,13 +12,16 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Utc};
-use hall_protocol::api::{AlertView, AuditEntry, LeaveEntry, NewLeave, WindowTransition};
+use hall_protocol::api::{
+    AlertView, AuditEntry, InspectionView, LeaveEntry, NewLeave, WindowTransition,
+};
 use rusqlite::{Connection, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::codec::{enum_text, json_text, offset_text, utc_text};
 use super::reader::leave_get;
-use super::{Counters, JournalError};
+use super::{Counters, JournalError, NotificationRecord, redact_url};
+use crate::model::MaintenanceEvent;
 
 /// Reply channel of an operation a caller waits for.
 pub(super) type Reply<T> = oneshot::Sender<Result<T, JournalError>>;
@@ -28,6 +31,12 @@ pub(super) enum Op {
     Alert(AlertView),
     Window(WindowTransition),
     Audit(AuditEntry),
+    Inspection {
+        record: InspectionView,
+        at: DateTime<Utc>,
+    },
+    Maintenance(MaintenanceEvent),
+    Notification(NotificationRecord),
     CreateLeave {
         /// Already validated.
         leave: NewLeave,
@@ -54,6 +63,9 @@ impl Op {
             Op::Alert(_) => Some("alert"),
             Op::Window(_) => Some("window transition"),
             Op::Audit(_) => Some("audit entry"),
+            Op::Inspection { .. } => Some("inspection record"),
+            Op::Maintenance(_) => Some("maintenance mark"),
+            Op::Notification(_) => Some("notification"),
             _ => None,
         }
     }
@@ -246,6 +258,71 @@ fn apply(tx: &Transaction<'_>, op: &Op) -> rusqlite::Result<Applied> {
         }
         Op::Audit(e) => {
             insert_audit(tx, e)?;
+            Ok(Applied::Nothing)
+        }
+        Op::Inspection { record, at } => {
+            // Upsert by id: taken, items fixed, signed, each overwrites the day's row.
+            let json = serde_json::to_string(record)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            tx.prepare_cached(
+                "INSERT INTO inspections (id, date, record, updated_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (id) DO UPDATE SET date = excluded.date, record = excluded.record, \
+                     updated_at = excluded.updated_at",
+            )?
+            .execute(params![
+                sql_id(record.id)?,
+                record.date.to_string(),
+                json,
+                utc_text(*at),
+            ])?;
+            Ok(Applied::Nothing)
+        }
+        Op::Maintenance(MaintenanceEvent::Marked {
+            device_id,
+            mark,
+            since,
+        }) => {
+            // A new mark replaces one still in force: that one ends now, lifted by whoever set the new one.
+            tx.prepare_cached(
+                "UPDATE maintenance SET lifted_at = ?2, lifted_by = ?3 \
+                 WHERE device_id = ?1 AND lifted_at IS NULL",
+            )?
+            .execute(params![device_id, utc_text(*since), mark.by])?;
+            tx.prepare_cached(
+                "INSERT INTO maintenance (device_id, reason, \"by\", since, until) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                device_id,
+                mark.reason,
+                mark.by,
+                utc_text(*since),
+                mark.until.map(utc_text),
+            ])?;
+            Ok(Applied::Nothing)
+        }
+        Op::Maintenance(MaintenanceEvent::Lifted { device_id, at, by }) => {
+            tx.prepare_cached(
+                "UPDATE maintenance SET lifted_at = ?2, lifted_by = ?3 \
+                 WHERE device_id = ?1 AND lifted_at IS NULL",
+            )?
+            .execute(params![device_id, utc_text(*at), by])?;
+            Ok(Applied::Nothing)
+        }
+        Op::Notification(n) => {
+            tx.prepare_cached(
+                "INSERT INTO notifications (at, channel, format, alert_id, rule, outcome, attempts, error) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                utc_text(n.at),
+                n.channel.as_deref().map(redact_url),
+                n.format,
+                n.alert_id.map(sql_id).transpose()?,
+                n.rule,
+                n.outcome.as_str(),
+                n.attempts,
+                n.error,
+            ])?;
             Ok(Applied::Nothing)
         }
         Op::CreateLeave {

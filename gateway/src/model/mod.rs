@@ -124,6 +124,8 @@ pub struct Hall {
     pub inspections: inspection::Inspections,
     /// Queue KPIs and ratings (Q-1..3, RAT-1..3).
     desk: desk::Desk,
+    /// Records for the journal since the last [`Hall::take_kept`].
+    kept: Vec<Kept>,
 }
 
 impl Hall {
@@ -171,6 +173,7 @@ impl Hall {
             supervision: supervision::Supervision::new(raw),
             inspections: inspection::Inspections::default(),
             desk: desk::Desk::from_config(raw),
+            kept: Vec::new(),
         }
     }
 
@@ -314,6 +317,27 @@ impl Hall {
         }
     }
 
+    /// Restores the inspection records and the maintenance marks still in force that the journal kept. A mark
+    /// whose expected end passed while the gateway was down expires at the first tick (and is journalled lifted).
+    pub fn restore_records(
+        &mut self,
+        inspections: Vec<hall_protocol::api::InspectionView>,
+        maintenance: Vec<(String, hall_protocol::api::MaintenanceView)>,
+    ) {
+        self.inspections.restore(inspections);
+        for (device_id, mark) in maintenance {
+            if let Some(&idx) = self.device_idx.get(&device_id) {
+                self.devices[idx].maintenance = Some(mark);
+            }
+        }
+    }
+
+    /// The records for the journal since the last call: inspection records as they changed and maintenance
+    /// marks set and lifted, in order.
+    pub fn take_kept(&mut self) -> Vec<Kept> {
+        std::mem::take(&mut self.kept)
+    }
+
     /// Takes the leave register's entries as the current absences (POST-4, POST-5).
     pub fn set_leave(&mut self, entries: &[hall_protocol::api::LeaveEntry]) {
         let windows = &self.windows;
@@ -343,6 +367,11 @@ impl Hall {
                 .is_some_and(|until| now.wall >= until);
             if expired {
                 self.devices[idx].maintenance = None;
+                self.kept.push(Kept::Maintenance(MaintenanceEvent::Lifted {
+                    device_id: self.devices[idx].spec.id.clone(),
+                    at: now.wall,
+                    by: None,
+                }));
                 out.push(Change::Device(self.devices[idx].view(now.mono)));
             }
             let state = self.devices[idx].state(now.mono);
@@ -356,7 +385,10 @@ impl Hall {
             }
         }
         // INS-1..3: take today's inspection record when due; alert when it is unsigned at service start.
-        let (conditions, _) = self.inspections.tick(&self.calendar, &self.devices, now);
+        let (conditions, changed) = self.inspections.tick(&self.calendar, &self.devices, now);
+        if let Some(rec) = changed.and_then(|id| self.inspections.get(id)) {
+            self.kept.push(Kept::Inspection(rec.clone()));
+        }
         for (active, spec) in conditions {
             if let Some(a) = self.alerts.set(active, spec, now) {
                 out.push(Change::Alert(a));
@@ -418,11 +450,17 @@ impl Hall {
         if until.is_some_and(|u| u <= now.wall) {
             return Err(MaintenanceError::UntilInPast);
         }
-        self.devices[idx].maintenance = Some(hall_protocol::api::MaintenanceView {
+        let mark = hall_protocol::api::MaintenanceView {
             reason: reason.to_owned(),
             by: by.trim().to_owned(),
             until,
-        });
+        };
+        self.kept.push(Kept::Maintenance(MaintenanceEvent::Marked {
+            device_id: self.devices[idx].spec.id.clone(),
+            mark: mark.clone(),
+            since: now.wall,
+        }));
+        self.devices[idx].maintenance = Some(mark);
         let id = self.devices[idx].spec.id.clone();
         for rule in supervision::DEVICE_RULES {
             for subject in self.alerts.open_subjects(rule, &rules::device_subject(&id)) {
@@ -451,6 +489,11 @@ impl Hall {
         if self.devices[idx].maintenance.take().is_none() {
             return Err(MaintenanceError::NotMarked(device_id.to_owned()));
         }
+        self.kept.push(Kept::Maintenance(MaintenanceEvent::Lifted {
+            device_id: self.devices[idx].spec.id.clone(),
+            at: now.wall,
+            by: None,
+        }));
         self.device_changed(idx, now, out);
         Ok(self.devices[idx].view(now.mono))
     }
@@ -465,6 +508,7 @@ impl Hall {
         out: &mut Vec<Change>,
     ) -> Result<hall_protocol::api::InspectionView, inspection::SignError> {
         let rec = self.inspections.sign(id, by, notes, now.wall)?;
+        self.kept.push(Kept::Inspection(rec.clone()));
         if let Some(a) = self.alerts.resolve(
             inspection::INS_UNSIGNED,
             &inspection::inspection_subject(id),
@@ -489,6 +533,31 @@ impl Hall {
             satisfaction: Some(self.satisfaction_view(now)),
         }
     }
+}
+
+/// A record the model hands to the journal through [`Hall::take_kept`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kept {
+    /// An inspection record was taken, an item of it fixed, or it was signed (INS-1..3): the whole record.
+    Inspection(hall_protocol::api::InspectionView),
+    /// A maintenance mark was set or lifted (DEV-6).
+    Maintenance(MaintenanceEvent),
+}
+
+/// A maintenance mark set or lifted (DEV-6).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MaintenanceEvent {
+    Marked {
+        device_id: String,
+        mark: hall_protocol::api::MaintenanceView,
+        since: chrono::DateTime<chrono::Utc>,
+    },
+    /// Lifted by hand, or by its expected end (`by` is `None` for both: the API does not name who lifts).
+    Lifted {
+        device_id: String,
+        at: chrono::DateTime<chrono::Utc>,
+        by: Option<String>,
+    },
 }
 
 /// Why a maintenance mark was refused (DEV-6).

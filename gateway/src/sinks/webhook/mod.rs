@@ -10,7 +10,7 @@ mod encoder;
 mod sink;
 
 pub use encoder::{encode, summary_text};
-pub use sink::{AlertNotifier, RateWindow, WebhookStats, spawn};
+pub use sink::{AlertNotifier, RateWindow, WebhookStats, spawn, spawn_journalled};
 
 #[cfg(test)]
 mod integration_tests;

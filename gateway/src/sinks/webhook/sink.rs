@@ -12,6 +12,31 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::encoder::encode;
+use crate::journal::{JournalHandle, NotificationRecord, NotifyOutcome};
+
+/// Journals one outcome, if there is a journal. The journal stores the channel without its query string.
+fn journal_outcome(
+    journal: Option<&JournalHandle>,
+    cfg: Option<&NotifyConfig>,
+    alert: Option<&AlertView>,
+    outcome: NotifyOutcome,
+    attempts: u32,
+    error: Option<String>,
+) {
+    let Some(j) = journal else {
+        return;
+    };
+    j.record_notification(NotificationRecord {
+        at: chrono::Utc::now(),
+        channel: cfg.map(|c| c.url.clone()),
+        format: cfg.map(|c| crate::journal::format_text(&c.format)),
+        alert_id: alert.map(|a| a.id),
+        rule: alert.map_or_else(|| "summary".to_owned(), |a| a.rule.clone()),
+        outcome,
+        attempts,
+        error,
+    });
+}
 
 /// Counters of the notification path, rendered on `/metrics`.
 #[derive(Debug, Default)]
@@ -71,6 +96,7 @@ impl WebhookStats {
 pub struct AlertNotifier {
     tx: mpsc::Sender<AlertView>,
     pub stats: Arc<WebhookStats>,
+    journal: Option<JournalHandle>,
 }
 
 impl AlertNotifier {
@@ -80,6 +106,14 @@ impl AlertNotifier {
         if self.tx.try_send(alert.clone()).is_err() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(alert_id = alert.id, rule = %alert.rule, "notify queue full; alert not sent to webhooks");
+            journal_outcome(
+                self.journal.as_ref(),
+                None,
+                Some(alert),
+                NotifyOutcome::Dropped,
+                0,
+                Some("notify queue full".into()),
+            );
         }
     }
 }
@@ -150,6 +184,18 @@ pub fn spawn(
     stats: Arc<WebhookStats>,
     shutdown: CancellationToken,
 ) -> AlertNotifier {
+    spawn_journalled(configs, queue_len, window, stats, None, shutdown)
+}
+
+/// [`spawn`], journalling every send's outcome (sent, failed, summarised, dropped) when `journal` is given.
+pub fn spawn_journalled(
+    configs: Vec<NotifyConfig>,
+    queue_len: usize,
+    window: Duration,
+    stats: Arc<WebhookStats>,
+    journal: Option<JournalHandle>,
+    shutdown: CancellationToken,
+) -> AlertNotifier {
     let (tx, mut rx) = mpsc::channel::<AlertView>(queue_len.max(1));
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -166,10 +212,12 @@ pub fn spawn(
             window,
             client.clone(),
             stats.clone(),
+            journal.clone(),
             shutdown.clone(),
         ));
     }
     let fan_stats = stats.clone();
+    let fan_journal = journal.clone();
     tokio::spawn(async move {
         loop {
             let alert = tokio::select! {
@@ -183,11 +231,19 @@ pub fn spawn(
                         alert_id = alert.id,
                         "notify channel queue full; alert not sent"
                     );
+                    journal_outcome(
+                        fan_journal.as_ref(),
+                        Some(cfg),
+                        Some(&alert),
+                        NotifyOutcome::Dropped,
+                        0,
+                        Some("notify channel queue full".into()),
+                    );
                 }
             }
         }
     });
-    AlertNotifier { tx, stats }
+    AlertNotifier { tx, stats, journal }
 }
 
 async fn channel_task(
@@ -197,8 +253,10 @@ async fn channel_task(
     window: Duration,
     client: reqwest::Client,
     stats: Arc<WebhookStats>,
+    journal: Option<JournalHandle>,
     shutdown: CancellationToken,
 ) {
+    let journal = journal.as_ref();
     let mut rate = RateWindow::new(cfg.max_per_minute, window);
     loop {
         let due = rate.summary_due();
@@ -208,15 +266,16 @@ async fn channel_task(
                 let Some(a) = a else { break };
                 if rate.admit(Instant::now()) {
                     let body = encode(cfg.format, Some(&a), 0);
-                    deliver(idx, &cfg, &client, &stats, &body, &a.rule).await;
+                    deliver(idx, &cfg, &client, &stats, &body, Some(&a), journal).await;
                 } else {
                     stats.summarised.fetch_add(1, Ordering::Relaxed);
+                    journal_outcome(journal, Some(&cfg), Some(&a), NotifyOutcome::Summarised, 0, None);
                 }
             }
             _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
                 let n = rate.take_held(Instant::now());
                 let body = encode(cfg.format, None, n);
-                deliver(idx, &cfg, &client, &stats, &body, "summary").await;
+                deliver(idx, &cfg, &client, &stats, &body, None, journal).await;
             }
         }
     }
@@ -229,8 +288,10 @@ async fn deliver(
     client: &reqwest::Client,
     stats: &WebhookStats,
     body: &serde_json::Value,
-    what: &str,
+    alert: Option<&AlertView>,
+    journal: Option<&JournalHandle>,
 ) {
+    let what = alert.map_or("summary", |a| a.rule.as_str());
     let mut delay = Duration::from_millis(500);
     let attempts = cfg.max_attempts.max(1);
     for attempt in 1..=attempts {
@@ -238,6 +299,14 @@ async fn deliver(
             Ok(()) => {
                 stats.sent.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(channel = idx, format = ?cfg.format, what, attempt, "notification sent");
+                journal_outcome(
+                    journal,
+                    Some(cfg),
+                    alert,
+                    NotifyOutcome::Sent,
+                    attempt,
+                    None,
+                );
                 return;
             }
             Err(error) if attempt < attempts => {
@@ -248,6 +317,14 @@ async fn deliver(
             Err(error) => {
                 stats.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(channel = idx, what, attempts, %error, "notification failed; given up");
+                journal_outcome(
+                    journal,
+                    Some(cfg),
+                    alert,
+                    NotifyOutcome::Failed,
+                    attempts,
+                    Some(error),
+                );
             }
         }
     }
