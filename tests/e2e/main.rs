@@ -5,6 +5,7 @@ mod agent;
 mod browser;
 mod gateway;
 mod live;
+mod records;
 mod replay;
 mod restart;
 mod util;

@@ -33,6 +33,8 @@ pub fn DutyView() -> impl IntoView {
     let t = i18n::t();
     let operator = RwSignal::new(remembered_name());
     provide_context(Operator(operator));
+    // Device alerts are the IT centre's; the duty leader sees them on request.
+    let show_devices = RwSignal::new(false);
     let windows = move || {
         store.windows.with(|m| {
             let mut v: Vec<_> = m.iter().map(|(id, s)| (id.clone(), s.clone())).collect();
@@ -43,7 +45,11 @@ pub fn DutyView() -> impl IntoView {
     let n_open = move || {
         store.alerts.with(|m| {
             m.values()
-                .filter(|a| a.rule != RULE_BAD_RATING && a.state == AlertState::Open)
+                .filter(|a| {
+                    a.rule != RULE_BAD_RATING
+                        && a.state == AlertState::Open
+                        && (show_devices.get() || !a.rule.starts_with("DEV-"))
+                })
                 .count()
         })
     };
@@ -71,8 +77,30 @@ pub fn DutyView() -> impl IntoView {
             </div>
             <div class="duty-grid">
                 <section class="card">
-                    <h2>{t.open_alerts} <span class="card-count">{n_open}</span></h2>
-                    <AlertTable filter=|a: &AlertView| a.rule != RULE_BAD_RATING testid="alert-row" />
+                    <h2>
+                        {t.open_alerts} <span class="card-count">{n_open}</span>
+                        <label class="toggle">
+                            <input
+                                type="checkbox"
+                                data-testid="show-device-alerts"
+                                prop:checked=move || show_devices.get()
+                                on:change=move |ev| show_devices.set(event_target_checked(&ev))
+                            />
+                            {move || {
+                                let n = store
+                                    .alerts
+                                    .with(|m| m.values().filter(|a| a.rule.starts_with("DEV-")).count());
+                                format!("{}（{n}）", tr("含设备告警", "include device alerts"))
+                            }}
+                        </label>
+                    </h2>
+                    <div class="scroll-box">
+                        <AlertTable
+                            filter=|a: &AlertView| a.rule != RULE_BAD_RATING
+                            testid="alert-row"
+                            devices=show_devices
+                        />
+                    </div>
                 </section>
                 <section class="card">
                     <h2>
@@ -137,12 +165,20 @@ fn AlertTable(
     filter: fn(&AlertView) -> bool,
     testid: &'static str,
     #[prop(optional)] follow_up: bool,
+    /// When given and false, device alerts (DEV-*, the IT centre's) are left out.
+    #[prop(optional)]
+    devices: Option<RwSignal<bool>>,
 ) -> impl IntoView {
     let store = use_store();
     let t = i18n::t();
     let alerts = Memo::new(move |_| {
+        let with_devices = devices.is_none_or(|d| d.get());
         store.alerts.with(|m| {
-            let mut v: Vec<AlertView> = m.values().filter(|a| filter(a)).cloned().collect();
+            let mut v: Vec<AlertView> = m
+                .values()
+                .filter(|a| filter(a) && (with_devices || !a.rule.starts_with("DEV-")))
+                .cloned()
+                .collect();
             v.sort_by_key(|a| {
                 (
                     severity_rank(a.severity),
@@ -511,6 +547,7 @@ pub fn parse_local(value: &str, offset: FixedOffset) -> Option<DateTime<FixedOff
     offset.from_local_datetime(&naive).single()
 }
 
+#[cfg(test)]
 fn local_value(t: &DateTime<FixedOffset>) -> String {
     t.format("%Y-%m-%dT%H:%M").to_string()
 }
@@ -700,20 +737,21 @@ fn LeaveForm(on_saved: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoVie
     };
     let who = RwSignal::new(String::new());
     let kind = RwSignal::new(LeaveKind::Personal.as_str().to_string());
-    // Today's afternoon by default, in hall time.
-    let today = untrack(|| store.hall_now());
-    let start = RwSignal::new(
-        today
-            .and_then(|t| parse_local(&format!("{}T14:00", t.format("%Y-%m-%d")), *t.offset()))
-            .map(|t| local_value(&t))
-            .unwrap_or_default(),
-    );
-    let end = RwSignal::new(
-        today
-            .and_then(|t| parse_local(&format!("{}T18:00", t.format("%Y-%m-%d")), *t.offset()))
-            .map(|t| local_value(&t))
-            .unwrap_or_default(),
-    );
+    let start = RwSignal::new(String::new());
+    let end = RwSignal::new(String::new());
+    // Today's afternoon by default, in hall time, as soon as the hall clock is known.
+    Effect::new(move |_| {
+        let today = store.clock.with(|c| {
+            c.as_ref()
+                .map(|c| c.clock.time.format("%Y-%m-%d").to_string())
+        });
+        if let Some(day) = today {
+            if start.get_untracked().is_empty() && end.get_untracked().is_empty() {
+                start.set(format!("{day}T14:00"));
+                end.set(format!("{day}T18:00"));
+            }
+        }
+    });
     let approver = RwSignal::new(String::new());
     let substitute = RwSignal::new(String::new());
     let note = RwSignal::new(String::new());

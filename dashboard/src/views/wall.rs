@@ -300,7 +300,7 @@ fn SatisfactionPanel() -> impl IntoView {
         <section class="panel panel-sat" data-testid="satisfaction">
             <div class="sat-main">
                 <span class="sat-label">{tr("今日满意率", "Satisfaction today")}</span>
-                <span class="sat-pct" data-testid="satisfaction-pct">{pct}</span>
+                <span class="sat-pct" class:none=move || sat.with(|s| s.as_ref().is_none_or(|s| s.ratings_today == 0)) data-testid="satisfaction-pct">{pct}</span>
             </div>
             <div class="sat-counts">
                 <span>{tr("评价", "Ratings")} <b>{count(|s| s.ratings_today)}</b></span>
