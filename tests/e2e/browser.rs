@@ -1,87 +1,13 @@
 //! The dashboard in headless Chromium (driven through chromedriver): `/it` and `/wall` render live data, a device
 //! turns offline on the page when its agent is killed, and screenshots are saved under `target/screenshots/`.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::Locator;
 
 use crate::agent::start_agent;
+use crate::chrome::Browser;
 use crate::util::*;
-
-/// chromedriver on a free port, and a WebDriver session with headless Chromium.
-struct Browser {
-    client: Client,
-    _driver: Proc,
-    _dir: tempfile::TempDir,
-}
-
-impl Browser {
-    async fn start() -> Browser {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let driver = Proc::spawn(
-            "chromedriver",
-            Command::new(program("chromedriver")).arg(format!("--port={port}")),
-            dir.path(),
-        );
-        let profile = dir.path().join("profile");
-        let caps = serde_json::json!({
-            "goog:chromeOptions": {
-                "binary": program("chromium"),
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage", "--window-size=1920,1080", "--lang=zh-CN",
-                    format!("--user-data-dir={}", profile.display()),
-                ]
-            }
-        });
-        let caps = caps.as_object().unwrap().clone();
-        let url = format!("http://127.0.0.1:{port}");
-        let client = wait_for(
-            "chromedriver to start a session",
-            Duration::from_secs(30),
-            || {
-                let (caps, url) = (caps.clone(), url.clone());
-                async move {
-                    ClientBuilder::rustls()
-                        .ok()?
-                        .capabilities(caps)
-                        .connect(&url)
-                        .await
-                        .ok()
-                }
-            },
-        )
-        .await;
-        Browser {
-            client,
-            _driver: driver,
-            _dir: dir,
-        }
-    }
-
-    async fn screenshot(&self, name: &str) -> PathBuf {
-        let dir = std::env::var_os("HALLWATCH_SCREENSHOT_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| std::env::temp_dir().join("hallwatch-screenshots"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, self.client.screenshot().await.unwrap()).unwrap();
-        path
-    }
-
-    /// Waits until an element matching `css` exists and has `attr` = `want`.
-    async fn wait_attr(&self, css: &str, attr: &str, want: &str, timeout: Duration) {
-        wait_for(&format!("{css} to have {attr}={want}"), timeout, || async {
-            let el = self.client.find(Locator::Css(css)).await.ok()?;
-            (el.attr(attr).await.ok()?.as_deref() == Some(want)).then_some(())
-        })
-        .await
-    }
-}
 
 #[tokio::test]
 async fn the_it_view_shows_a_killed_agent_going_offline_and_the_wall_renders() {

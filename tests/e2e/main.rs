@@ -3,6 +3,7 @@
 
 mod agent;
 mod browser;
+mod chrome;
 mod gateway;
 mod live;
 mod records;

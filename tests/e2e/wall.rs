@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 
+use crate::chrome::Browser;
 use crate::util::*;
 
 const HALL_ID: &str = "wall-hall";
@@ -81,52 +82,6 @@ dir = "{}"
     cfg
 }
 
-struct Browser {
-    client: Client,
-    _driver: Proc,
-    _dir: tempfile::TempDir,
-}
-
-async fn browser() -> Browser {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let driver = Proc::spawn(
-        "chromedriver",
-        Command::new(program("chromedriver")).arg(format!("--port={port}")),
-        dir.path(),
-    );
-    let caps = serde_json::json!({
-        "goog:chromeOptions": {
-            "binary": program("chromium"),
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1920,1080", "--hide-scrollbars", "--lang=zh-CN",
-                format!("--user-data-dir={}", dir.path().join("profile").display()),
-            ]
-        }
-    });
-    let caps = caps.as_object().unwrap().clone();
-    let url = format!("http://127.0.0.1:{port}");
-    let client = wait_for("chromedriver session", Duration::from_secs(30), || {
-        let (caps, url) = (caps.clone(), url.clone());
-        async move {
-            ClientBuilder::rustls()
-                .ok()?
-                .capabilities(caps)
-                .connect(&url)
-                .await
-                .ok()
-        }
-    })
-    .await;
-    Browser {
-        client,
-        _driver: driver,
-        _dir: dir,
-    }
-}
-
 /// Makes the page's viewport exactly 1920x1080 (the window has browser chrome around it, even headless).
 async fn set_viewport(client: &Client, w: u32, h: u32) {
     client.set_window_size(w, h).await.unwrap();
@@ -189,7 +144,7 @@ async fn the_wall_fits_60_windows_on_a_1080p_screen_and_follows_presence() {
     })
     .await;
 
-    let b = browser().await;
+    let b = Browser::start().await;
     set_viewport(&b.client, 1920, 1080).await;
     b.client.goto(&format!("{base}/wall")).await.unwrap();
     let tiles = r#"[data-testid="window-tile"]"#;
