@@ -5,6 +5,7 @@ mod agent;
 mod browser;
 mod chrome;
 mod gateway;
+mod influx;
 mod live;
 mod records;
 mod replay;

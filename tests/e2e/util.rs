@@ -195,6 +195,15 @@ impl Gateway {
         Self::start(None).await
     }
 
+    /// Starts the gateway with its embedded broker and `extra` appended to the test config.
+    pub async fn embedded_with(extra: &str) -> Gateway {
+        let dir = tempfile::tempdir().unwrap();
+        let (http_port, broker_port) = (free_port(), free_port());
+        let config = test_config(broker_port, http_port, true, &dir.path().join("data"));
+        std::fs::write(dir.path().join("hall.toml"), format!("{config}\n{extra}")).unwrap();
+        Self::start_in(dir, http_port, broker_port, true).await
+    }
+
     /// Starts the gateway against an outside broker on `broker_port`.
     pub async fn external(broker_port: u16) -> Gateway {
         Self::start(Some(broker_port)).await
@@ -236,11 +245,14 @@ impl Gateway {
         embedded: bool,
     ) -> Gateway {
         let config = dir.path().join("hall.toml");
-        std::fs::write(
-            &config,
-            test_config(broker_port, http_port, embedded, &dir.path().join("data")),
-        )
-        .unwrap();
+        // A restart keeps the config it was first given.
+        if !config.exists() {
+            std::fs::write(
+                &config,
+                test_config(broker_port, http_port, embedded, &dir.path().join("data")),
+            )
+            .unwrap();
+        }
         let dashboard = std::env::var_os("HALLWATCH_DASHBOARD_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| dir.path().join("no-dashboard"));
