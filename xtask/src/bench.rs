@@ -200,11 +200,8 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
 
     println!();
     println!(
-        "HallWatch bench: {} heartbeats, {} devices, {} QoS 1 connections, embedded broker, VictoriaMetrics {}",
-        args.messages,
-        args.devices,
-        args.connections,
-        vm_version()
+        "HallWatch bench: {} heartbeats, {} devices, {} QoS 1 connections, embedded broker, VictoriaMetrics",
+        args.messages, args.devices, args.connections
     );
     println!();
     println!("| measure | value |");
@@ -383,17 +380,6 @@ fn count_samples(vm_addr: &str, metric: &str) -> anyhow::Result<u64> {
             })
         })
         .sum())
-}
-
-fn vm_version() -> String {
-    Command::new(tools::which("victoria-metrics").unwrap_or_default())
-        .arg("-version")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "(version unknown)".to_owned())
 }
 
 /// Peak resident set size of a process, from `/proc/PID/status`.
