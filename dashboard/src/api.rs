@@ -41,7 +41,7 @@ impl std::fmt::Display for ApiError {
 }
 
 /// `/api/v1{path}`, passing on the page's `token` query parameter.
-fn url(path: &str) -> String {
+pub fn url(path: &str) -> String {
     let token = leptos::prelude::window()
         .location()
         .search()

@@ -357,7 +357,7 @@ fn AckForm(id: u64, follow_up: bool) -> impl IntoView {
 }
 
 /// A user-facing sentence for a failed call.
-fn explain(e: &api::ApiError) -> String {
+pub(crate) fn explain(e: &api::ApiError) -> String {
     if e.is_missing() {
         format!(
             "{} ({})",
@@ -512,8 +512,9 @@ fn WindowRow(w: ArcRwSignal<WindowView>) -> impl IntoView {
 // Leave register (POST-5)
 // ---------------------------------------------------------------------------------------------------------------
 
+/// A list loaded from the gateway.
 #[derive(Debug, Clone, PartialEq)]
-enum Load<T> {
+pub(crate) enum Load<T> {
     Loading,
     Ready(T),
     Missing(u16),

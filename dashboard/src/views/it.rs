@@ -125,6 +125,7 @@ pub fn ItView() -> impl IntoView {
         <NavBar active="/it" />
         <main class="page it">
             <ComplianceAlerts />
+            <crate::views::inspection::InspectionPanel />
             <div class="count-bar">
                 <div class="count-chip chip-total">
                     <span class="chip-value">{move || counts.get().total()}</span>

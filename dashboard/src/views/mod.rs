@@ -4,5 +4,6 @@ pub mod common;
 pub mod device;
 pub mod duty;
 pub mod home;
+pub mod inspection;
 pub mod it;
 pub mod wall;
