@@ -157,8 +157,9 @@ pub fn replay(
             hall.tick(now, &mut changes);
             emit(&mut changes, now, out)?;
         }
+        // The message first, then the tick at the same instant: a heartbeat arriving exactly at a deadline
+        // counts, as it does live (DEV-1).
         let now = clock.set(at);
-        hall.tick(now, &mut changes);
         stats.messages += 1;
         match ingest::decode(&prefix, max, &rec.topic, &rec.payload_bytes()) {
             Ok(input) => {
@@ -168,6 +169,7 @@ pub fn replay(
             }
             Err(_) => stats.rejected += 1,
         }
+        hall.tick(now, &mut changes);
         emit(&mut changes, now, out)?;
     }
     Ok(stats)

@@ -6,12 +6,12 @@ use std::process::Command;
 
 use crate::util::bin;
 
-fn replay(scenario: &str) -> (String, String) {
+fn replay(config: &str, scenario: &str) -> (String, String) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("replay");
     let out = Command::new(bin("hall-gateway"))
         .arg("replay")
         .arg("--config")
-        .arg(dir.join("hall.toml"))
+        .arg(dir.join(config))
         .arg("--events")
         .arg(dir.join(format!("{scenario}.jsonl")))
         .args(["--output", "alerts"])
@@ -28,7 +28,7 @@ fn replay(scenario: &str) -> (String, String) {
 
 #[test]
 fn post_rules_day_replays_to_the_expected_alerts() {
-    let (got, expected) = replay("post-day");
+    let (got, expected) = replay("hall.toml", "post-day");
     assert_eq!(
         got, expected,
         "replay output differs from tests/replay/post-day.alerts.jsonl"
@@ -41,6 +41,36 @@ fn post_rules_day_replays_to_the_expected_alerts() {
     ] {
         assert!(got.contains(needle), "missing {needle} in\n{got}");
     }
+}
+
+#[test]
+fn device_day_replays_to_the_expected_alerts() {
+    let (got, expected) = replay("devices.toml", "device-day");
+    assert_eq!(
+        got, expected,
+        "replay output differs from tests/replay/device-day.alerts.jsonl"
+    );
+    for needle in [
+        // DEV-1: one alert for a kiosk flapping 20 times in a minute, resolved after the hold.
+        r#""at":"2026-12-03T09:30:00+08:00","rule":"DEV-1","kind":"device_offline","subject":"device:kiosk-02","state":"open""#,
+        // DEV-1: three missed one-minute heartbeats; offline strictly after the deadline.
+        r#""at":"2026-12-03T11:03:01+08:00","rule":"DEV-1","kind":"device_offline","subject":"device:kiosk-01""#,
+        r#""rule":"DEV-2","kind":"device_fault","subject":"device:kiosk-01/fault:printer_paper_out""#,
+        r#""rule":"DEV-4","kind":"internet_exposure","subject":"device:pc-w01""#,
+        r#""rule":"DEV-5","kind":"unregistered_media","subject":"device:pc-w01/media:SIM-USB-0001""#,
+        // DEV-3: the window PC is still on when closing ends at 18:00 — and not when it is switched on at 08:10.
+        r#""at":"2026-12-03T18:00:00+08:00","rule":"DEV-3","kind":"left_powered_on","subject":"device:pc-w01","state":"open""#,
+        // INS-3: nobody signed the 08:15 record by service start.
+        r#""at":"2026-12-03T08:30:00+08:00","rule":"INS-3","kind":"inspection_unsigned""#,
+    ] {
+        assert!(got.contains(needle), "missing {needle} in\n{got}");
+    }
+    assert_eq!(
+        got.matches("device:kiosk-02\",\"state\":\"open\"").count(),
+        1,
+        "flapping gave more than one alert"
+    );
+    assert_eq!(got.matches("left_powered_on").count(), 1, "{got}");
 }
 
 #[test]

@@ -267,7 +267,8 @@ impl Hall {
             .and_then(|w| self.windows.view(w))
             .and_then(|v| v.staff.as_ref())
             .map(|s| s.id.as_str());
-        let evening = supervision::evening_of(&self.calendar, now.wall);
+        let evening = supervision::evening_of(&self.calendar, now.wall)
+            .map(|date| (date, date == self.calendar.local_date(now.wall)));
         self.supervision.device_conditions(
             idx,
             dev,

@@ -164,14 +164,16 @@ impl Supervision {
 
     /// Completes the alert conditions of one device: damps DEV-1, adds DEV-3..5, silences DEV-6.
     ///
-    /// `evening` is [`evening_of`] now; `window_staff` the staff id shown at the device's window; `grace` whether
+    /// `evening` is [`evening_of`] now, with whether it is still that evening's date: a device is "left on" only if
+    /// it is on before midnight (one switched on early next morning, before `pre_open`, is not); an alert raised in
+    /// the evening stays open through the night until the device goes off. `window_staff` the staff id shown at the device's window; `grace` whether
     /// the startup grace holds (nothing is raised, so nothing is remembered as raised either).
     #[allow(clippy::too_many_arguments)]
     pub fn device_conditions(
         &mut self,
         idx: usize,
         dev: &Device,
-        evening: Option<NaiveDate>,
+        evening: Option<(NaiveDate, bool)>,
         window_staff: Option<&str>,
         grace: bool,
         alerts: &AlertBook,
@@ -218,8 +220,8 @@ impl Supervision {
                 message: format!("{}（{}）下班后仍未关机", dev.spec.name, dev.spec.location),
             };
             match evening {
-                Some(date) if on => {
-                    if w.left_on_raised_for != Some(date) && !grace && !silenced {
+                Some((date, same_day)) if on => {
+                    if same_day && w.left_on_raised_for != Some(date) && !grace && !silenced {
                         w.left_on_raised_for = Some(date);
                         conditions.push((true, spec));
                     }
