@@ -65,7 +65,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
             "hall-load",
         ],
     )?;
-    let bin = root.join("target/release");
+    let bin = crate::target_dir(root).join("release");
     let dir = TempDir::new()?;
     let vm_binary = tools::which("victoria-metrics").context("victoria-metrics is not on PATH")?;
 

@@ -55,7 +55,7 @@ pub fn run(root: &Path, args: DemoArgs) -> anyhow::Result<()> {
         root,
         &["build", "-p", "hall-gateway", "-p", "hall-agents", "--bins"],
     )?;
-    let bin = root.join("target/debug");
+    let bin = crate::target_dir(root).join("debug");
 
     let mut clock_args: Vec<String> = Vec::new();
     if !args.real_clock {

@@ -65,6 +65,14 @@ fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// Where cargo puts host binaries: `CARGO_TARGET_DIR` when set (relative to the workspace root), else `target/`.
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    }
+}
+
 /// Runs `cargo` from PATH (not the `CARGO` of this process: see ARCHITECTURE.md on toolchain files).
 fn cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {
     eprintln!("xtask: cargo {}", args.join(" "));
