@@ -87,7 +87,12 @@ pub fn run(root: &Path, args: DemoArgs) -> anyhow::Result<()> {
     }
     let sim = Command::new(bin.join("hall-sim"))
         .current_dir(root)
-        .args(["--config", &args.config, "--gateway", "http://127.0.0.1:8080"])
+        .args([
+            "--config",
+            &args.config,
+            "--gateway",
+            "http://127.0.0.1:8080",
+        ])
         .args(&sim_clock)
         .spawn()
         .map_err(|e| anyhow::anyhow!("starting hall-sim: {e}"))?;
