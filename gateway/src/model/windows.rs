@@ -431,6 +431,11 @@ mod tests {
         }
     }
 
+    /// Applies a presence event at window w1 during service, `secs` into the test.
+    fn at(ws: &mut Windows, action: PresenceAction, staff: &str, secs: u64) {
+        ws.on_presence("w1", &presence(action, staff), Phase::Service, t(secs));
+    }
+
     fn active(ws: &Windows, absences: &[Absence], now: Now) -> Vec<(&'static str, &'static str)> {
         ws.conditions(Phase::Service, absences, now)
             .into_iter()
@@ -450,52 +455,22 @@ mod tests {
         let mut ws = windows("multi");
         let state = |ws: &Windows| ws.view("w1").unwrap().state;
         assert_eq!(state(&ws), WindowState::Empty);
-        ws.on_presence(
-            "w1",
-            &presence(PresenceAction::SignIn, "a"),
-            Phase::Service,
-            t(1),
-        );
+        at(&mut ws, PresenceAction::SignIn, "a", 1);
         assert_eq!(state(&ws), WindowState::StaffedA);
-        ws.on_presence(
-            "w1",
-            &presence(PresenceAction::SignIn, "b"),
-            Phase::Service,
-            t(2),
-        );
+        at(&mut ws, PresenceAction::SignIn, "b", 2);
         assert_eq!(state(&ws), WindowState::CoveredB);
         assert_eq!(ws.view("w1").unwrap().staff.as_ref().unwrap().name, "李四");
-        ws.on_presence(
-            "w1",
-            &presence(PresenceAction::SignIn, "c"),
-            Phase::Service,
-            t(3),
-        );
+        at(&mut ws, PresenceAction::SignIn, "c", 3);
         assert_eq!(state(&ws), WindowState::CoveredOther);
-        ws.on_presence(
-            "w1",
-            &presence(PresenceAction::StepAway, "c"),
-            Phase::Service,
-            t(4),
-        );
+        at(&mut ws, PresenceAction::StepAway, "c", 4);
         assert_eq!(state(&ws), WindowState::AwayReported);
         assert_eq!(
             ws.view("w1").unwrap().away_reason.as_deref(),
             Some("取材料")
         );
-        ws.on_presence(
-            "w1",
-            &presence(PresenceAction::Return, "c"),
-            Phase::Service,
-            t(5),
-        );
+        at(&mut ws, PresenceAction::Return, "c", 5);
         assert_eq!(state(&ws), WindowState::CoveredOther);
-        ws.on_presence(
-            "w1",
-            &presence(PresenceAction::SignOut, "c"),
-            Phase::Service,
-            t(6),
-        );
+        at(&mut ws, PresenceAction::SignOut, "c", 6);
         assert_eq!(state(&ws), WindowState::Empty);
         ws.on_phase(Phase::Closed, t(7));
         assert_eq!(state(&ws), WindowState::Closed);
@@ -513,47 +488,17 @@ mod tests {
     #[test]
     fn post2_single_person_window_empty_after_the_debounce_even_if_reported() {
         let mut ws = windows("single");
-        ws.on_presence(
-            "w1",
-            &presence(PresenceAction::SignIn, "a"),
-            Phase::Service,
-            t(0),
-        );
-        ws.on_presence(
-            "w1",
-            &presence(PresenceAction::StepAway, "a"),
-            Phase::Service,
-            t(100),
-        );
+        at(&mut ws, PresenceAction::SignIn, "a", 0);
+        at(&mut ws, PresenceAction::StepAway, "a", 100);
         assert_eq!(active(&ws, &[], t(129)), vec![]);
         assert_eq!(active(&ws, &[], t(130)), vec![("POST-2", "empty_window")]);
         // A blip shorter than the debounce raises nothing.
-        ws.on_presence(
-            "w1",
-            &presence(PresenceAction::Return, "a"),
-            Phase::Service,
-            t(131),
-        );
-        ws.on_presence(
-            "w1",
-            &presence(PresenceAction::SignOut, "a"),
-            Phase::Service,
-            t(200),
-        );
-        ws.on_presence(
-            "w1",
-            &presence(PresenceAction::SignIn, "b"),
-            Phase::Service,
-            t(229),
-        );
+        at(&mut ws, PresenceAction::Return, "a", 131);
+        at(&mut ws, PresenceAction::SignOut, "a", 200);
+        at(&mut ws, PresenceAction::SignIn, "b", 229);
         assert_eq!(active(&ws, &[], t(240)), vec![]);
         // Not in lunch.
-        ws.on_presence(
-            "w1",
-            &presence(PresenceAction::SignOut, "b"),
-            Phase::Service,
-            t(300),
-        );
+        at(&mut ws, PresenceAction::SignOut, "b", 300);
         let lunch: Vec<_> = ws
             .conditions(Phase::Lunch, &[], t(400))
             .into_iter()
@@ -565,18 +510,8 @@ mod tests {
     #[test]
     fn post3_reported_step_away_allowed_up_to_30_minutes_inclusive() {
         let mut ws = windows("multi");
-        ws.on_presence(
-            "w1",
-            &presence(PresenceAction::SignIn, "a"),
-            Phase::Service,
-            t(0),
-        );
-        ws.on_presence(
-            "w1",
-            &presence(PresenceAction::StepAway, "a"),
-            Phase::Service,
-            t(10),
-        );
+        at(&mut ws, PresenceAction::SignIn, "a", 0);
+        at(&mut ws, PresenceAction::StepAway, "a", 10);
         assert_eq!(active(&ws, &[], t(10 + 60)), vec![]);
         assert_eq!(
             active(&ws, &[], t(10 + 30 * 60)),
@@ -592,18 +527,8 @@ mod tests {
     #[test]
     fn post3_unreported_empty_after_the_debounce() {
         let mut ws = windows("multi");
-        ws.on_presence(
-            "w1",
-            &presence(PresenceAction::SignIn, "a"),
-            Phase::Service,
-            t(0),
-        );
-        ws.on_presence(
-            "w1",
-            &presence(PresenceAction::SignOut, "a"),
-            Phase::Service,
-            t(10),
-        );
+        at(&mut ws, PresenceAction::SignIn, "a", 0);
+        at(&mut ws, PresenceAction::SignOut, "a", 10);
         assert_eq!(active(&ws, &[], t(39)), vec![]);
         assert_eq!(active(&ws, &[], t(40)), vec![("POST-3", "empty_window")]);
     }
@@ -629,21 +554,11 @@ mod tests {
             vec![("POST-3", "empty_window")]
         );
         // B covers: nothing.
-        ws.on_presence(
-            "w1",
-            &presence(PresenceAction::SignIn, "b"),
-            Phase::Service,
-            t(31),
-        );
+        at(&mut ws, PresenceAction::SignIn, "b", 31);
         assert_eq!(active(&ws, &[leave(true)], t(100)), vec![]);
         assert_eq!(ws.view("w1").unwrap().state, WindowState::CoveredB);
         // After the leave ends, an empty window is only POST-3 again.
-        ws.on_presence(
-            "w1",
-            &presence(PresenceAction::SignOut, "b"),
-            Phase::Service,
-            t(4 * 3600),
-        );
+        at(&mut ws, PresenceAction::SignOut, "b", 4 * 3600);
         assert_eq!(
             active(&ws, &[leave(true)], t(4 * 3600 + 30)),
             vec![("POST-3", "empty_window")]
