@@ -4,6 +4,7 @@
 mod agent;
 mod browser;
 mod chrome;
+mod duty;
 mod gateway;
 mod influx;
 mod live;
