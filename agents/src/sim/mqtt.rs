@@ -157,61 +157,48 @@ impl Fleet {
                     return;
                 };
                 tracing::debug!(ticket = %event.ticket, action = ?event.action, window_id = event.window_id.as_deref().unwrap_or(""), "ticket");
-                let topic = Topic::QueueTicket { dispenser_id }.to_topic(&self.prefix);
-                publish(
-                    &self.control.client,
-                    &self.dropped,
-                    topic,
-                    QoS::AtLeastOnce,
-                    false,
-                    link::to_json(&event),
-                );
+                self.publish_event(Topic::QueueTicket { dispenser_id }, link::to_json(&event));
             }
             Action::Rating { window, event } => {
                 tracing::debug!(window_id = %self.window_ids[window], level = ?event.level, "rating");
-                let topic = Topic::Rating {
-                    window_id: self.window_ids[window].clone(),
-                }
-                .to_topic(&self.prefix);
-                publish(
-                    &self.control.client,
-                    &self.dropped,
-                    topic,
-                    QoS::AtLeastOnce,
-                    false,
+                self.publish_event(
+                    Topic::Rating {
+                        window_id: self.window_ids[window].clone(),
+                    },
                     link::to_json(&event),
                 );
             }
             Action::Punch { terminal, punch } => {
-                let topic = Topic::Attendance {
-                    terminal_id: self.device_ids[terminal].clone(),
-                }
-                .to_topic(&self.prefix);
-                publish(
-                    &self.control.client,
-                    &self.dropped,
-                    topic,
-                    QoS::AtLeastOnce,
-                    false,
+                self.publish_event(
+                    Topic::Attendance {
+                        terminal_id: self.device_ids[terminal].clone(),
+                    },
                     link::to_json(&punch),
                 );
             }
             Action::Presence { window, presence } => {
                 tracing::debug!(window_id = %self.window_ids[window], staff_id = %presence.staff_id, action = ?presence.action, reason = presence.reason.as_deref().unwrap_or(""), "presence");
-                let topic = Topic::WindowPresence {
-                    window_id: self.window_ids[window].clone(),
-                }
-                .to_topic(&self.prefix);
-                publish(
-                    &self.control.client,
-                    &self.dropped,
-                    topic,
-                    QoS::AtLeastOnce,
-                    false,
+                self.publish_event(
+                    Topic::WindowPresence {
+                        window_id: self.window_ids[window].clone(),
+                    },
                     link::to_json(&presence),
                 );
             }
         }
+    }
+
+    /// Publishes a hall event (ticket, rating, punch, presence) on the control connection: QoS 1, not retained.
+    fn publish_event(&self, topic: Topic, payload: Vec<u8>) {
+        let topic = topic.to_topic(&self.prefix);
+        publish(
+            &self.control.client,
+            &self.dropped,
+            topic,
+            QoS::AtLeastOnce,
+            false,
+            payload,
+        );
     }
 
     fn connect(&mut self, device: usize, boot_id: String) {
