@@ -342,8 +342,11 @@ impl Hub {
             Ok(input) => input,
             Err(r) => return t.reject(r.reason, &r.source, &r.detail),
         };
+        // Copied only when an output takes heartbeats (the InfluxDB sink); apply consumes the input.
         let heartbeat = match &input {
-            Input::Heartbeat { device_id, payload } => Some((device_id.clone(), payload.clone())),
+            Input::Heartbeat { device_id, payload } if self.outputs.takes_heartbeats() => {
+                Some((device_id.clone(), payload.clone()))
+            }
             _ => None,
         };
         match hall.apply(input, msg.received, &mut self.pending) {

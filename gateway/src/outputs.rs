@@ -31,6 +31,11 @@ impl Outputs {
         }
     }
 
+    /// Whether [`Outputs::on_heartbeat`] does anything (a metrics sink is configured).
+    pub fn takes_heartbeats(&self) -> bool {
+        self.sink.is_some()
+    }
+
     /// A heartbeat was applied to the model.
     pub fn on_heartbeat(&mut self, device_id: &str, hb: &Heartbeat, at: DateTime<Utc>) {
         if let Some((sink, maker)) = &self.sink {
